@@ -1,0 +1,1 @@
+//! hooks (placeholder: being written)

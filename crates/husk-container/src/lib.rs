@@ -1,0 +1,25 @@
+//! The husk container lifecycle library: everything between a bundle's config.json and a running,
+//! isolated process, shared by the `husk-runtime` OCI runtime and the `husk` front end.
+//!
+//! Layout (one concern per module):
+//! - [`spec`]: reading and validating config.json (runtime-spec v1.3), with the fields oci-spec's
+//!   types would lose kept as husk needs them; [`spec_default`]: runc's default config.json.
+//! - [`id`]: container id rules. [`state`]: the state directory, its lock and state.json.
+//! - [`process`]: the process model (parent, intermediate, init) and the typed channel.
+//! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`]:
+//!   one kernel concern each.
+//! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them.
+
+pub mod capabilities;
+pub mod container;
+pub mod hooks;
+pub mod id;
+pub mod namespaces;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spec;
+pub mod spec_default;
+pub mod state;
+pub mod tty;

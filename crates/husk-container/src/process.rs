@@ -1,0 +1,1 @@
+//! process (placeholder: being written)

@@ -1,0 +1,1 @@
+//! rlimits (placeholder: being written)

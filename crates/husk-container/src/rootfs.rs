@@ -1,0 +1,1 @@
+//! rootfs (placeholder: being written)

@@ -1,0 +1,1 @@
+//! tty (placeholder: being written)

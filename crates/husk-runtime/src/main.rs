@@ -1,0 +1,2 @@
+//! husk-runtime
+fn main() {}

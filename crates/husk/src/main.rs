@@ -1,0 +1,2 @@
+//! husk
+fn main() {}
