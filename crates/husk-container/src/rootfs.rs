@@ -173,6 +173,16 @@ enum Kind {
 /// Open `rel` inside the root `root` (O_PATH), creating it (and its missing parents as
 /// directories) as `kind` when it does not exist. Never leaves the root.
 fn ensure(root: &OwnedFd, rel: &Path, kind: Kind) -> std::io::Result<OwnedFd> {
+    ensure_depth(root, rel, kind, 0)
+}
+
+/// Symlinks followed while creating one path at the most (the kernel's MAXSYMLINKS).
+const MAX_SYMLINKS: u32 = 40;
+
+fn ensure_depth(root: &OwnedFd, rel: &Path, kind: Kind, depth: u32) -> std::io::Result<OwnedFd> {
+    if depth > MAX_SYMLINKS {
+        return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+    }
     let rel = in_root(rel);
     match husk_sys::open_in_root(root, &rel, OFlag::O_PATH) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -182,7 +192,7 @@ fn ensure(root: &OwnedFd, rel: &Path, kind: Kind) -> std::io::Result<OwnedFd> {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
         _ => return Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
     };
-    let pfd = ensure(root, &parent, Kind::Dir)?;
+    let pfd = ensure_depth(root, &parent, Kind::Dir, depth)?;
     let made = match kind {
         Kind::Dir => nix::sys::stat::mkdirat(
             Some(pfd.as_raw_fd()),
@@ -200,7 +210,15 @@ fn ensure(root: &OwnedFd, rel: &Path, kind: Kind) -> std::io::Result<OwnedFd> {
     };
     match made {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            // A dangling symlink: create its target, resolved inside the root like the kernel
+            // would resolve it there (absolute = from the container's /).
+            if let Ok(target) = nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name.as_os_str()) {
+                let target = PathBuf::from(target);
+                let next = if target.is_absolute() { target } else { parent.join(target) };
+                return ensure_depth(root, &next, kind, depth + 1);
+            }
+        }
         Err(e) => return Err(e),
     }
     husk_sys::open_in_root(root, &rel, OFlag::O_PATH)
