@@ -102,6 +102,7 @@ pub fn validate(id: &str) -> Result<(), IdError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 mod tests {
     use super::*;
 
