@@ -390,6 +390,23 @@ pub enum SpecError {
         /// `linux.maskedPaths` or `linux.readonlyPaths`.
         field: &'static str,
     },
+    /// `husk-runtime spec` found a config.json already in the bundle.
+    #[error("{path} exists: remove it first, or use `husk-runtime spec --bundle DIR` to write one elsewhere")]
+    ConfigExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// `husk-runtime spec` could not write config.json.
+    #[error(
+        "cannot write {path}: {source}; check that the bundle directory exists and is writable"
+    )]
+    WriteConfig {
+        /// The file being written.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
     /// `linux.rootfsPropagation` has a value the spec does not define.
     #[error("linux.rootfsPropagation is {value:?}: it must be one of shared, slave, private, unbindable, rshared, rslave, rprivate, runbindable (or absent)")]
     RootfsPropagation {
