@@ -1304,6 +1304,86 @@ mod tests {
         });
     }
 
+    #[test]
+    fn rich_config_parses_through_the_value_tree() {
+        // Fields from every corner of the spec, to be sure deserialising from a Value (not
+        // from bytes) loses nothing oci-spec needs: u64 seccomp arguments above i64::MAX,
+        // maps, nested enums.
+        let config = accepted(|c| {
+            set(c, "/annotations", json!({"org.example.key": "value"}));
+            set(
+                c,
+                "/process/consoleSize",
+                json!({"height": 24, "width": 80}),
+            );
+            set(c, "/process/user/additionalGids", json!([5, 10]));
+            set(c, "/process/user/umask", json!(18));
+            set(c, "/process/oomScoreAdj", json!(100));
+            set(c, "/process/noNewPrivileges", json!(true));
+            set(
+                c,
+                "/process/ioPriority",
+                json!({"class": "IOPRIO_CLASS_BE", "priority": 4}),
+            );
+            set(
+                c,
+                "/process/scheduler",
+                json!({"policy": "SCHED_OTHER", "nice": 5}),
+            );
+            set(c, "/linux/sysctl", json!({"kernel.shmmax": "4096"}));
+            set(c, "/linux/cgroupsPath", json!("/husk/test"));
+            set(
+                c,
+                "/linux/devices",
+                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}]),
+            );
+            set(
+                c,
+                "/linux/resources",
+                json!({
+                    "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}],
+                    "memory": {"limit": 536870912, "swap": 536870912},
+                    "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
+                    "pids": {"limit": 64}
+                }),
+            );
+            set(
+                c,
+                "/linux/seccomp",
+                json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "defaultErrnoRet": 1,
+                    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                    "syscalls": [
+                        {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                         "args": [{"index": 0, "value": 18446744073709551615u64, "op": "SCMP_CMP_EQ"}]}
+                    ]
+                }),
+            );
+            set(c, "/linux/maskedPaths", json!(["/proc/kcore"]));
+            set(
+                c,
+                "/hooks",
+                json!({"createRuntime": [{"path": "/bin/true"}]}),
+            );
+        });
+        assert_eq!(config.pids_limit, Some(64));
+        let linux = config.spec.linux().as_ref().unwrap();
+        let seccomp = linux.seccomp().as_ref().unwrap();
+        let arg = seccomp.syscalls().as_ref().unwrap()[1]
+            .args()
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(arg.value(), u64::MAX);
+        let memory = linux.resources().as_ref().unwrap().memory().unwrap();
+        assert_eq!(memory.limit(), Some(536870912));
+        assert_eq!(
+            config.spec.annotations().as_ref().unwrap()["org.example.key"],
+            "value"
+        );
+    }
+
     // --- ociVersion ---
 
     #[test]
