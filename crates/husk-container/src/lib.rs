@@ -25,5 +25,4 @@ pub mod spec_default;
 pub mod state;
 pub mod tty;
 
-/// The runtime-spec version husk implements (reported by `state` and written by `spec`).
-pub const OCI_VERSION: &str = "1.3.0";
+pub use spec::OCI_VERSION;
