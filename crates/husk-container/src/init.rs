@@ -202,6 +202,11 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             .map_err(|e| ChildError::Module(e.to_string()))?;
     }
     rootfs::switch_root(&ctx.rootfs)?;
+    // As runc does, a missing cwd is created (as the container's root, before the root becomes
+    // read-only); if that fails, chdir reports it before the program runs.
+    if let Some(p) = ctx.spec.process().as_ref() {
+        let _ = std::fs::create_dir_all(p.cwd());
+    }
     rootfs::finish(&ctx.rootfs)?;
     if let Some(h) = ctx.spec.hostname() {
         nix::unistd::sethostname(h)
@@ -344,6 +349,12 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
             cols: b.width() as u16,
         });
     tty::become_console(&slave, size).map_err(tty_err)?;
+    // /dev/console is the container's terminal too (runtime-spec "Default Devices").
+    if std::fs::symlink_metadata("/dev/console").is_err() {
+        let _ = std::fs::File::create("/dev/console");
+    }
+    nix::mount::mount(Some(name.as_str()), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
     match &ctx.console {
         ConsoleTarget::None => {}
         ConsoleTarget::Parent => ch

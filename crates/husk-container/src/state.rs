@@ -216,9 +216,12 @@ impl StateDir {
         &self.id
     }
 
-    /// `<dir>/start.sock`.
+    /// `<dir>/start.sock`, spelled through this process's fd of the directory
+    /// (`/proc/self/fd/N/start.sock`): a unix socket path must fit in 108 bytes (`man 7 unix`),
+    /// which `<root>/<id>/start.sock` does not for long roots or ids.
     pub fn start_socket(&self) -> PathBuf {
-        self.dir.join("start.sock")
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}/start.sock", self._lock.as_raw_fd()))
     }
 
     /// Write the config.json snapshot.
