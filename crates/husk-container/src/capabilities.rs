@@ -319,14 +319,20 @@ pub(crate) mod test_child {
         std::env::var(ENV).as_deref() == Ok(test)
     }
 
-    /// Re-runs this test binary with only `test`, marked as the child; returns its output.
-    pub(crate) fn run(test: &str) -> Output {
+    /// Re-runs this test binary with only `test`, marked as the child; returns its output,
+    /// whatever the exit status.
+    pub(crate) fn run_unchecked(test: &str) -> Output {
         let exe = std::env::current_exe().unwrap();
-        let out = Command::new(exe)
+        Command::new(exe)
             .args(["--exact", test, "--nocapture", "--test-threads=1"])
             .env(ENV, test)
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// [`run_unchecked`], asserting that the child succeeded.
+    pub(crate) fn run(test: &str) -> Output {
+        let out = run_unchecked(test);
         assert!(
             out.status.success(),
             "child for {test} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
