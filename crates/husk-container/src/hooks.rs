@@ -2,7 +2,7 @@
 //! createContainer, startContainer, poststart, poststop) with the container's state on stdin.
 //!
 //! Each hook runs to completion before the next (in config order), with exactly its `args`
-//! (args[0] is argv[0]) and its `env` (nothing inherited), the state JSON on stdin and its
+//! (`args[0]` is `argv[0]`) and its `env` (nothing inherited), the state JSON on stdin and its
 //! `timeout`. The run loop is single-threaded (poll(2) over the hook's three pipes, its exit
 //! checked with waitpid WNOHANG) because createContainer and startContainer hooks run in the
 //! container's init, where spawning threads is best avoided; a hook that never reads stdin or
@@ -209,8 +209,8 @@ fn check_one(hook: &Hook, field: &str) -> Result<(), HookError> {
 /// Runs the hooks of one list in order, each with `state_json` (the container's state, as
 /// `husk-runtime state` prints it) on its stdin, and stops at the first that fails.
 ///
-/// Each hook is executed with `path`, `args` (args[0] as argv[0], the rest as arguments; absent
-/// args mean argv = [path]), exactly `env` (an empty environment when absent) and, if set,
+/// Each hook is executed with `path`, `args` (`args[0]` as `argv[0]`, the rest as arguments; absent
+/// args mean `argv = [path]`), exactly `env` (an empty environment when absent) and, if set,
 /// `timeout` seconds, after which it is killed with SIGKILL and reaped. Its stdout and stderr
 /// are read (the first 64 KiB of each kept for messages); the hook's children are not waited
 /// for.
