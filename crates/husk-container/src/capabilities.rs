@@ -306,7 +306,6 @@ pub fn apply(caps: &ResolvedCapabilities) -> Result<(), CapabilitiesError> {
 /// executes one test's child half (capabilities, rlimits and seccomp change the calling process
 /// for good, so they are exercised in a process of their own).
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap (the project's rules)
 pub(crate) mod test_child {
     use std::process::{Command, Output};
 
@@ -354,7 +353,6 @@ pub(crate) mod test_child {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap (the project's rules)
 mod tests {
     use super::*;
 

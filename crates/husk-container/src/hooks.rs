@@ -471,7 +471,6 @@ fn supervise(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap (the project's rules)
 mod tests {
     use super::*;
 

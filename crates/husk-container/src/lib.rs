@@ -14,6 +14,7 @@ pub mod capabilities;
 pub mod container;
 pub mod hooks;
 pub mod id;
+pub mod init;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;
@@ -23,3 +24,6 @@ pub mod spec;
 pub mod spec_default;
 pub mod state;
 pub mod tty;
+
+/// The runtime-spec version husk implements (reported by `state` and written by `spec`).
+pub const OCI_VERSION: &str = "1.3.0";

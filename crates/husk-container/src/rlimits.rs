@@ -234,7 +234,6 @@ pub fn apply(rlimits: &[PosixRlimit]) -> Result<(), RlimitError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap (the project's rules)
 mod tests {
     use super::*;
     use crate::capabilities::test_child;

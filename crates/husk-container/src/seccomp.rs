@@ -396,7 +396,6 @@ impl SeccompProgram {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap (the project's rules)
 mod tests {
     use super::*;
     use crate::capabilities::test_child;
