@@ -273,6 +273,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         .map(crate::seccomp::compile)
         .transpose()?;
     let rootfs = config.rootfs(&bundle)?;
+    for kind in HookKind::ALL {
+        hooks::check(&hook_list(&config, kind), kind)?;
+    }
 
     // From here on, everything made is recorded and undone on failure.
     let dir = StateDir::create(&opts.root, &opts.id)?;

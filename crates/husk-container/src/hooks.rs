@@ -62,6 +62,16 @@ pub enum HookKind {
 }
 
 impl HookKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [HookKind; 6] = [
+        HookKind::Prestart,
+        HookKind::CreateRuntime,
+        HookKind::CreateContainer,
+        HookKind::StartContainer,
+        HookKind::Poststart,
+        HookKind::Poststop,
+    ];
+
     /// The list's JSON field name under `hooks`, e.g. `createRuntime`.
     pub fn field_name(self) -> &'static str {
         match self {

@@ -353,8 +353,14 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
     if std::fs::symlink_metadata("/dev/console").is_err() {
         let _ = std::fs::File::create("/dev/console");
     }
-    nix::mount::mount(Some(name.as_str()), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
+    nix::mount::mount(
+        Some(name.as_str()),
+        "/dev/console",
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
     match &ctx.console {
         ConsoleTarget::None => {}
         ConsoleTarget::Parent => ch

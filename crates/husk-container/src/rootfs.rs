@@ -215,7 +215,11 @@ fn ensure_depth(root: &OwnedFd, rel: &Path, kind: Kind, depth: u32) -> std::io::
             // would resolve it there (absolute = from the container's /).
             if let Ok(target) = nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name.as_os_str()) {
                 let target = PathBuf::from(target);
-                let next = if target.is_absolute() { target } else { parent.join(target) };
+                let next = if target.is_absolute() {
+                    target
+                } else {
+                    parent.join(target)
+                };
                 return ensure_depth(root, &next, kind, depth + 1);
             }
         }

@@ -221,7 +221,10 @@ impl StateDir {
     /// which `<root>/<id>/start.sock` does not for long roots or ids.
     pub fn start_socket(&self) -> PathBuf {
         use std::os::fd::AsRawFd;
-        PathBuf::from(format!("/proc/self/fd/{}/start.sock", self._lock.as_raw_fd()))
+        PathBuf::from(format!(
+            "/proc/self/fd/{}/start.sock",
+            self._lock.as_raw_fd()
+        ))
     }
 
     /// Write the config.json snapshot.
