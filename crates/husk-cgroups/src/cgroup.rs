@@ -145,7 +145,12 @@ impl Cgroup {
         };
         for (hierarchy, placement) in placements {
             let mut created = Vec::new();
-            let made = mkdir_p(&placement.dir, &hierarchy.mount_point, &mut created);
+            let mut made = mkdir_p(&placement.dir, &hierarchy.mount_point, &mut created);
+            if made.is_ok() && hierarchy.has_controller("cpuset") {
+                made = created
+                    .iter()
+                    .try_for_each(|d| v1::cpuset::inherit_from_parent(d));
+            }
             cgroup.dirs.push(CgroupDir {
                 version: hierarchy.version,
                 controllers: hierarchy.controllers.clone(),
@@ -532,7 +537,7 @@ fn mkdir_p(dir: &Path, root: &Path, created: &mut Vec<PathBuf>) -> Result<(), Cg
 
 /// The pids of `dir`'s cgroup.procs and of every cgroup below it; a cgroup removed while
 /// walking is skipped.
-fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
+pub(crate) fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
     let procs = dir.join("cgroup.procs");
     match std::fs::read_to_string(&procs) {
         Ok(text) => pids.extend(parse_pids(&procs, &text)?),
@@ -602,7 +607,7 @@ fn remove_created(dir: &CgroupDir, deadline: Instant) -> Result<(), CgroupError>
 }
 
 /// rmdir `dir` and every cgroup below it, deepest first, retrying EBUSY until `deadline`.
-fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     for child in sub_cgroups(dir)? {
         remove_tree(&child, deadline)?;
     }
