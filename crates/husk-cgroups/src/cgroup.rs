@@ -199,6 +199,7 @@ impl Cgroup {
     /// cgroup.procs (cgroups(7), "Creating cgroups and moving processes"). Errors name the
     /// file (ESRCH when the process is gone).
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        self.check_paths()?;
         let value = pid.to_string();
         for dir in &self.dirs {
             write_file(&dir.path.join("cgroup.procs"), &value)?;
@@ -219,6 +220,7 @@ impl Cgroup {
     /// Deny-all and the default rules are skipped (tracing debug); any other rule is refused
     /// with [`CgroupError::DeviceRuleNeedsBpf`] naming `linux.resources.devices[i]`.
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        self.check_paths()?;
         let rules = match resources.and_then(|r| r.devices().as_ref()) {
             Some(devices) => rules_from_spec(devices)?,
             None => Vec::new(),
@@ -242,6 +244,7 @@ impl Cgroup {
     /// from cgroup.procs of one hierarchy (every process is in every hierarchy): the v2 one
     /// on a unified host, else the v1 freezer, pids, devices or memory one.
     pub fn procs(&self) -> Result<Vec<i32>, CgroupError> {
+        self.check_paths()?;
         let Some(dir) = self.primary() else {
             return Ok(Vec::new());
         };
@@ -262,6 +265,7 @@ impl Cgroup {
     /// at most 5 s ([`CgroupError::KillTimeout`] with the pids left). A process that is
     /// already gone (ESRCH) is not an error.
     pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
+        self.check_paths()?;
         let Some(primary) = self.primary() else {
             return Ok(());
         };
@@ -302,6 +306,7 @@ impl Cgroup {
     /// cgroup is left in place. Already-removed directories are fine (idempotent); every
     /// hierarchy is tried and the first error returned.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        self.check_paths()?;
         let deadline = Instant::now() + RMDIR_TIMEOUT;
         let mut first_error = None;
         for dir in &self.dirs {
@@ -347,6 +352,23 @@ impl Cgroup {
                 }
             })
             .collect()
+    }
+
+    /// Every recorded directory (they come back from state.json) must be below its
+    /// hierarchy's mount point before any verb touches it.
+    fn check_paths(&self) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            if let Some(bad) = std::iter::once(&dir.path)
+                .chain(&dir.created)
+                .find(|p| !is_below(p, &dir.mount_point))
+            {
+                return Err(CgroupError::OutsideHierarchy {
+                    path: bad.clone(),
+                    mount_point: dir.mount_point.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn dir(&self, version: CgroupVersion, controller: Option<&str>) -> Option<&CgroupDir> {
@@ -822,5 +844,10 @@ mod tests {
         let err = cg.destroy().unwrap_err();
         assert!(matches!(err, CgroupError::OutsideHierarchy { .. }), "{err}");
         assert!(outside.is_dir());
+        cg.dirs[0].created.clear();
+        cg.dirs[0].path = cg.dirs[0].mount_point.join("../../../../precious");
+        let err = cg.add_process(1).unwrap_err();
+        assert!(matches!(err, CgroupError::OutsideHierarchy { .. }), "{err}");
+        assert!(cg.procs().is_err());
     }
 }

@@ -213,6 +213,9 @@ fn kill_all_term_reaches_every_process() {
     {
         let state = std::fs::read_to_string(dir.path().join("freezer.state")).unwrap();
         assert_eq!(state.trim(), "THAWED");
+    } else if let Some(dir) = cg.unified_dir() {
+        let freeze = std::fs::read_to_string(dir.join("cgroup.freeze")).unwrap();
+        assert_eq!(freeze.trim(), "0");
     }
     cg.destroy().unwrap();
 }
