@@ -273,6 +273,10 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         .map(crate::seccomp::compile)
         .transpose()?;
     let rootfs = config.rootfs(&bundle)?;
+    let layout = husk_cgroups::Layout::detect()?;
+    if let Some(r) = resources {
+        layout.check_resources(r)?;
+    }
     for kind in HookKind::ALL {
         hooks::check(&hook_list(&config, kind), kind)?;
     }
@@ -304,7 +308,6 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         owner: String::new(),
     };
     dir.write_state(&st)?;
-    let layout = husk_cgroups::Layout::detect()?;
     let cgroup = husk_cgroups::Cgroup::create(
         &layout,
         linux
