@@ -227,6 +227,15 @@ impl Default for UnpackOptions {
     }
 }
 
+/// A tarball's unpacked tree in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedRootfs {
+    /// `<cache>/<sha256>`: the tree, to be used read-only.
+    pub path: PathBuf,
+    /// The tarball's sha256 (64 hex digits), the cache key.
+    pub sha256: String,
+}
+
 /// The cache of unpacked tarballs, `<data-root>/rootfs/`.
 #[derive(Debug, Clone)]
 pub struct RootfsCache {
@@ -254,7 +263,7 @@ impl RootfsCache {
         tarball: &Path,
         compression: Compression,
         opts: &UnpackOptions,
-    ) -> Result<PathBuf, UnpackError> {
+    ) -> Result<CachedRootfs, UnpackError> {
         let cache_err = |path: &Path| {
             let path = path.to_owned();
             move |source| UnpackError::Cache { path, source }
@@ -267,8 +276,12 @@ impl RootfsCache {
         let digest = sha256_file(tarball)?;
         let final_dir = self.path_for(&digest);
         // Fast path: a complete tree exists (it is only ever renamed into place when complete).
+        let found = || CachedRootfs {
+            path: final_dir.clone(),
+            sha256: digest.clone(),
+        };
         if final_dir.is_dir() {
-            return Ok(final_dir);
+            return Ok(found());
         }
         let lock_path = self.dir.join(format!("{digest}.lock"));
         let lock_file = File::create(&lock_path).map_err(cache_err(&lock_path))?;
@@ -276,7 +289,7 @@ impl RootfsCache {
             .map_err(|(_, errno)| cache_err(&lock_path)(io::Error::from(errno)))?;
         // Another husk may have finished it while this one waited for the lock.
         if final_dir.is_dir() {
-            return Ok(final_dir);
+            return Ok(found());
         }
         // Holding the lock, any temp dir of this digest is a leftover of a killed unpack.
         self.remove_stale_temps(&digest)?;
@@ -297,7 +310,7 @@ impl RootfsCache {
             }
             return Err(e);
         }
-        Ok(final_dir)
+        Ok(found())
     }
 
     fn remove_stale_temps(&self, digest: &str) -> Result<(), UnpackError> {
@@ -658,7 +671,7 @@ mod tests {
         assert_eq!(sniff(&gz.finish().unwrap(), p).unwrap(), Compression::Gzip);
         let raw = plain_tar();
         let xz = xz2::read::XzEncoder::new(&raw[..], 1);
-        let xz: Vec<u8> = xz.bytes().map(Result::unwrap).collect();
+        let xz = read_all(xz);
         assert_eq!(sniff(&xz, p).unwrap(), Compression::Xz);
         let zst = zstd::encode_all(&plain_tar()[..], 1).unwrap();
         assert_eq!(sniff(&zst, p).unwrap(), Compression::Zstd);
@@ -706,7 +719,16 @@ mod tests {
     }
 
     /// A hostile tarball must fail, leave nothing in the cache, and write nothing outside it.
-    fn assert_refused(entries: &[(E, &[u8], Option<&[u8]>)], expect: fn(&UnpackError) -> bool) {
+    fn read_all(mut r: impl Read) -> Vec<u8> {
+        let mut v = Vec::new();
+        r.read_to_end(&mut v).unwrap();
+        v
+    }
+
+    /// A raw entry: kind, name, link name (`OUTSIDE` stands for a directory outside the target).
+    type RawEntry<'a> = (E, &'a [u8], Option<&'a [u8]>);
+
+    fn assert_refused(entries: &[RawEntry<'_>], expect: fn(&UnpackError) -> bool) {
         let tmp = tempfile::tempdir().unwrap();
         let cache_dir = tmp.path().join("data/rootfs");
         let outside = tmp.path().join("outside");
@@ -831,7 +853,8 @@ mod tests {
         std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
         let dst = RootfsCache::new(tmp.path().join("c"))
             .get_or_unpack(&tarball, Compression::None, &NO_OWNERS)
-            .unwrap();
+            .unwrap()
+            .path;
         assert_eq!(std::fs::read_to_string(dst.join("abs/file")).unwrap(), "x");
     }
 
@@ -955,10 +978,7 @@ mod tests {
         let raw = fs::read(&tar_path).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, &raw).unwrap();
-        let xz: Vec<u8> = xz2::read::XzEncoder::new(&raw[..], 1)
-            .bytes()
-            .map(Result::unwrap)
-            .collect();
+        let xz = read_all(xz2::read::XzEncoder::new(&raw[..], 1));
         let variants = [
             ("busybox.tar", raw.clone(), Compression::None),
             ("busybox.tgz", gz.finish().unwrap(), Compression::Gzip),
@@ -979,7 +999,7 @@ mod tests {
             let path = tmp.path().join(name);
             fs::write(&path, bytes).unwrap();
             assert_eq!(sniff_file(&path).unwrap(), compression, "{name}");
-            let dst = cache.get_or_unpack(&path, compression, &opts).unwrap();
+            let dst = cache.get_or_unpack(&path, compression, &opts).unwrap().path;
             assert_eq!(dst, cache.path_for(&sha256_file(&path).unwrap()));
             assert_busybox_tree(&dst);
             dirs.push(dst);
@@ -1005,12 +1025,15 @@ mod tests {
         let first = cache
             .get_or_unpack(&tarball, Compression::None, &opts)
             .unwrap();
-        fs::write(first.join("sentinel"), "kept").unwrap();
+        fs::write(first.path.join("sentinel"), "kept").unwrap();
         let second = cache
             .get_or_unpack(&tarball, Compression::None, &opts)
             .unwrap();
         assert_eq!(first, second);
-        assert_eq!(fs::read_to_string(second.join("sentinel")).unwrap(), "kept");
+        assert_eq!(
+            fs::read_to_string(second.path.join("sentinel")).unwrap(),
+            "kept"
+        );
     }
 
     #[test]
@@ -1030,6 +1053,7 @@ mod tests {
                     cache
                         .get_or_unpack(&tarball, Compression::None, &UnpackOptions::default())
                         .unwrap()
+                        .path
                 })
             })
             .collect();
