@@ -192,6 +192,19 @@ mod tests {
     }
 
     #[test]
+    fn run_help_has_examples_and_exit_statuses() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Examples:") && help.contains("husk run -it ./alpine-rootfs sh"));
+        assert!(help.contains("125 when husk itself failed"));
+    }
+
+    #[test]
     fn source_is_required() {
         assert!(parse(&["run"]).is_err());
         assert!(parse(&["run", "-i"]).is_err());

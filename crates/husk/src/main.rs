@@ -19,25 +19,10 @@ fn main() {
         cli::Command::Run(args) => match run::run(&cli.global, args) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("husk: {}", error_chain(&e));
+                eprintln!("husk: {}", e.message());
                 e.exit_code()
             }
         },
     };
     std::process::exit(code);
-}
-
-/// The error and its sources, `: `-separated (each layer adds what it knows; none repeats it).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }

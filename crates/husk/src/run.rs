@@ -118,6 +118,22 @@ impl RunError {
             _ => EXIT_HUSK_FAILED,
         }
     }
+
+    /// The message for stderr: this error and its sources, `: `-separated, each source only
+    /// if the message does not hold its text already (most variants print their source).
+    pub fn message(&self) -> String {
+        let mut msg = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+            source = s.source();
+        }
+        msg
+    }
 }
 
 /// The options of `husk run` checked, before anything is made on disk.
@@ -426,7 +442,15 @@ mod tests {
             source: ContainerError::NotImplemented,
         };
         assert_eq!(e.exit_code(), EXIT_HUSK_FAILED);
-        assert!(e.to_string().starts_with("container `x`: "));
+        assert_eq!(e.message(), "container `x`: not implemented yet");
+        let e = RunError::Record(RecordError::Write {
+            path: "/d/r.json".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        });
+        assert_eq!(
+            e.message(),
+            "writing the container record /d/r.json: No space left on device (os error 28)"
+        );
     }
 
     fn read_config(p: &Prepared) -> Value {
