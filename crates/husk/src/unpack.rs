@@ -12,8 +12,10 @@
 //! `Entry::unpack_in` strips leading `/`, silently *skips* `..` entries and refuses a parent
 //! directory whose canonical path leaves the target (a planted symlink); husk adds what it
 //! lacks: `..` components and hard links with absolute or `..` targets are refused outright
-//! (the whole tarball is rejected rather than silently changed), and device nodes and fifos,
-//! which the crate would write as empty regular files, are made with mknod inside the target.
+//! (the whole tarball is rejected rather than silently changed), every entry's directory is
+//! checked first (so the error names the entry), hard links are made by husk (the crate refuses
+//! a hard link to a symlink pointing out, which link(2) would not follow), and device nodes and
+//! fifos, which the crate would write as empty regular files, are made with mknod.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, IsTerminal, Read};
@@ -453,7 +455,10 @@ fn unpack_archive(
         // The tar crate checks this too, but its error is opaque; this names the entry.
         parent_inside(&dst, &rel, &name)?;
         match kind {
-            EntryType::Link => check_hard_link(&entry, &name, &dst)?,
+            EntryType::Link => {
+                make_hard_link(&entry, &name, &dst, &rel)?;
+                continue;
+            }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 make_node(&entry, &name, &dst, &rel, opts)?;
                 continue;
@@ -497,37 +502,53 @@ fn relative_path<R: Read>(
     Ok((!rel.as_os_str().is_empty()).then_some(rel))
 }
 
-/// Refuses a hard link whose target is absolute, climbs with `..`, or resolves outside `dst`
-/// through a symlink: in a rootfs tarball a hard link names another entry of the same archive,
-/// never a host file (e.g. /etc/shadow).
-fn check_hard_link<R: Read>(
+/// Makes a hard link (`man 2 link`) to another entry of the archive. Its target must be inside
+/// `dst`: not absolute, no `..`, its directory not reached through a symlink that leaves `dst`
+/// (in a rootfs tarball a hard link names another entry, never a host file such as
+/// /etc/shadow). The target itself may be a symlink: link(2) does not follow it, so a hard link
+/// to `bin/sh -> /bin/busybox` links the symlink (the tar crate would refuse it, since it
+/// canonicalises the whole target).
+fn make_hard_link<R: Read>(
     entry: &tar::Entry<'_, R>,
     name: &str,
     dst: &Path,
+    rel: &Path,
 ) -> Result<(), UnpackError> {
-    let target = entry
-        .link_name()
-        .map_err(|source| UnpackError::Entry {
-            entry: name.to_owned(),
-            dst: dst.to_owned(),
-            source,
-        })?
-        .unwrap_or_default();
+    let entry_err = |source| UnpackError::Entry {
+        entry: name.to_owned(),
+        dst: dst.to_owned(),
+        source,
+    };
+    let target = entry.link_name().map_err(entry_err)?.unwrap_or_default();
     let outside = || UnpackError::HardLinkOutside {
         entry: name.to_owned(),
         target: target.to_string_lossy().into_owned(),
     };
-    if target.components().any(|c| {
-        matches!(
-            c,
-            Component::RootDir | Component::ParentDir | Component::Prefix(_)
-        )
-    }) {
+    let components_ok = target
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let (Some(target_name), true) = (target.file_name(), components_ok) else {
+        return Err(outside());
+    };
+    let target_dir = dst.join(target.parent().unwrap_or(Path::new("")));
+    let target_dir = target_dir.canonicalize().map_err(entry_err)?;
+    if !target_dir.starts_with(dst) {
         return Err(outside());
     }
-    // A target that does not exist fails in the tar crate with its own error.
-    match dst.join(&target).canonicalize() {
-        Ok(canonical) if !canonical.starts_with(dst) => Err(outside()),
+    let source = target_dir.join(target_name);
+    let path = parent_inside(dst, rel, name)?.join(rel.file_name().unwrap_or_default());
+    if source == path {
+        return Ok(()); // a link to itself: already there
+    }
+    remove_non_dir(&path).map_err(entry_err)?;
+    fs::hard_link(&source, &path).map_err(entry_err)
+}
+
+/// Removes what an earlier entry put at `path` (without following a symlink); a directory is
+/// left alone, so the following create fails clearly.
+fn remove_non_dir(path: &Path) -> io::Result<()> {
+    match path.symlink_metadata() {
+        Ok(m) if !m.is_dir() => fs::remove_file(path),
         _ => Ok(()),
     }
 }
@@ -620,14 +641,7 @@ fn make_node<R: Read>(
         return Ok(());
     };
     let path = parent.join(file_name);
-    // Replace what an earlier entry put there, without following it if it is a symlink.
-    if let Ok(meta) = path.symlink_metadata() {
-        if meta.is_dir() {
-            fs::remove_dir(&path).map_err(entry_err)?;
-        } else {
-            fs::remove_file(&path).map_err(entry_err)?;
-        }
-    }
+    remove_non_dir(&path).map_err(entry_err)?;
     mknod(
         &path,
         kind,
@@ -842,6 +856,31 @@ mod tests {
             ],
             |e| matches!(e, UnpackError::HardLinkOutside { target, .. } if target == "link/secret"),
         );
+    }
+
+    #[test]
+    fn hard_link_to_an_absolute_symlink_links_the_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        raw_entry(&mut b, E::Symlink, b"bin/sh", Some(b"/bin/busybox"), b"");
+        raw_entry(&mut b, E::Link, b"bin/ash", Some(b"bin/sh"), b"");
+        raw_entry(&mut b, E::Regular, b"etc/file", None, b"data");
+        raw_entry(&mut b, E::Link, b"etc/./same", Some(b"./etc/file"), b"");
+        let tarball = tmp.path().join("links.tar");
+        std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
+        let dst = RootfsCache::new(tmp.path().join("c"))
+            .get_or_unpack(&tarball, Compression::None, &NO_OWNERS)
+            .unwrap()
+            .path;
+        assert_eq!(
+            fs::read_link(dst.join("bin/ash")).unwrap(),
+            PathBuf::from("/bin/busybox")
+        );
+        let (a, b) = (
+            dst.join("etc/file").metadata().unwrap(),
+            dst.join("etc/same").metadata().unwrap(),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
     }
 
     #[test]
