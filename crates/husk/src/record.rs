@@ -207,6 +207,17 @@ impl ContainerDir {
 
 impl Drop for ContainerDir {
     fn drop(&mut self) {
+        // Never recurse into a filesystem still mounted on the rootfs (an overlay whose unmount
+        // failed): removing through it is not cleaning up. A mountpoint has another st_dev than
+        // its parent.
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| p.symlink_metadata().map(|m| m.dev()).ok();
+        let rootfs = self.paths.rootfs();
+        if dev(&rootfs).is_some() && dev(&rootfs) != dev(&self.paths.bundle()) {
+            tracing::warn!(rootfs = %rootfs.display(),
+                "the container's rootfs is still mounted; leaving its directory in place");
+            return;
+        }
         let result = if self.keep {
             [self.paths.bundle(), self.paths.work()]
                 .iter()
@@ -394,6 +405,34 @@ mod tests {
         assert!(!path.exists());
         // The name is free again.
         drop(ContainerDir::create(&data, "c1").unwrap());
+    }
+
+    #[test]
+    fn a_still_mounted_rootfs_is_not_removed_through() {
+        if !crate::testutil::need_root("a_still_mounted_rootfs_is_not_removed_through") {
+            return;
+        }
+        use nix::mount::{mount, umount2, MntFlags, MsFlags};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ContainerDir::create(&DataRoot::new(tmp.path()), "m").unwrap();
+        let paths = dir.paths().clone();
+        fs::create_dir(paths.rootfs()).unwrap();
+        mount(
+            Some("tmpfs"),
+            &paths.rootfs(),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        fs::write(paths.rootfs().join("inside"), "x").unwrap();
+        drop(dir);
+        assert_eq!(
+            fs::read_to_string(paths.rootfs().join("inside")).unwrap(),
+            "x"
+        );
+        umount2(&paths.rootfs(), MntFlags::MNT_DETACH).unwrap();
+        assert!(paths.bundle().is_dir());
     }
 
     #[test]
