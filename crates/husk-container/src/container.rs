@@ -362,16 +362,37 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     drop(child_ch);
     guard.pids.push(inter);
     parent_ch.set_peer("intermediate");
+    if plan.new_user {
+        // The maps first: the intermediate waits for them before it makes the other
+        // namespaces, which it then does while we move it into its cgroup.
+        match parent_ch.recv::<ToParent>()? {
+            (ToParent::IdMapRequest, _) => {
+                crate::namespaces::write_id_maps(inter.as_raw(), &plan)?;
+                parent_ch.send(&ToChild::IdMapsWritten, &[])?;
+            }
+            (ToParent::Failed(e), _) => return Err(e.into()),
+            (other, _) => {
+                return Err(ChannelError::Protocol("intermediate", format!("{other:?}")).into())
+            }
+        }
+    }
     cgroup.add_process(inter.as_raw())?;
-    parent_ch.send(&ToChild::Proceed, &[])?;
+    if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
+        // The intermediate failed already: its reason is queued on the channel.
+        return Err(match parent_ch.recv::<ToParent>() {
+            Ok((ToParent::Failed(c), _)) => c.into(),
+            _ => e.into(),
+        });
+    }
 
     let mut pty_master = None;
     loop {
         let (msg, mut fds) = parent_ch.recv::<ToParent>()?;
         match msg {
             ToParent::IdMapRequest => {
-                crate::namespaces::write_id_maps(inter.as_raw(), &plan)?;
-                parent_ch.send(&ToChild::IdMapsWritten, &[])?;
+                return Err(
+                    ChannelError::Protocol("intermediate", "a second IdMapRequest".into()).into(),
+                )
             }
             ToParent::InitPid(pid) => {
                 let _ = waitpid(inter, None);

@@ -67,10 +67,10 @@ fn fail(ch: &Channel, e: ChildError) -> ! {
 /// The intermediate: namespaces, then fork the init. Never returns.
 pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     set_role_name(c"husk:[1:INTER]");
-    match ch.recv::<ToChild>() {
-        Ok((ToChild::Proceed, _)) => {}
-        _ => std::process::exit(1),
-    }
+    // The parent moves this process into the container's cgroup while it makes the
+    // namespaces: a v1 cgroup migration waits for an RCU grace period (milliseconds), which
+    // is time the unshares can use. Only the cgroup namespace and the init's fork must come
+    // after the move (the init inherits the cgroup; the namespace's root is the cgroup then).
     let r = (|| -> Result<(), ChildError> {
         namespaces::enter_user(ctx.plan)?;
         if ctx.plan.new_user {
@@ -83,6 +83,11 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         }
         if ctx.plan.in_userns() {
             namespaces::become_root()?;
+            // The uid change made the process non-dumpable, which makes its /proc/self files
+            // belong to the host's root: timens_offsets and oom_score_adj could not be opened
+            // from inside the user namespace. The init turns this off again before `Ready`.
+            nix::sys::prctl::set_dumpable(true)
+                .map_err(|e| ChildError::setup("prctl(PR_SET_DUMPABLE, 1)", None, e))?;
         }
         namespaces::enter_others(ctx.plan)?;
         if ctx.plan.is_new(LinuxNamespaceType::Time) {
@@ -93,6 +98,11 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             // known-differences list: runc leaves it down).
             husk_sys::set_link_up("lo").map_err(|e| ChildError::setup("bring up lo", None, e))?;
         }
+        match ch.recv::<ToChild>() {
+            Ok((ToChild::Proceed, _)) => {}
+            _ => std::process::exit(1),
+        }
+        namespaces::enter_cgroup(ctx.plan)?;
         Ok(())
     })();
     if let Err(e) = r {
@@ -124,6 +134,11 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     };
     if let Err(e) = terminal(ctx, &ch) {
         fail(&ch, e);
+    }
+    // Non-dumpable while waiting for `start`: no process of the container can open this
+    // process's /proc files (its exe is the runtime binary: CVE-2019-5736). execve(2) resets it.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
     }
     if ch.send(&ToParent::Ready, &[]).is_err() {
         std::process::exit(1);

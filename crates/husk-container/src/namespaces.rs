@@ -283,7 +283,8 @@ pub fn become_root() -> Result<(), ChildError> {
     Ok(())
 }
 
-/// In the intermediate, step 2: join the other namespaces, then unshare the new ones. The mount
+/// In the intermediate, step 2: join the other namespaces, then unshare the new ones (all but
+/// the cgroup namespace: see [`enter_cgroup`]). The mount
 /// namespace is joined last among the joins, since setns into it changes the root and cwd.
 ///
 /// # Errors
@@ -300,9 +301,22 @@ pub fn enter_others(plan: &Plan) -> Result<(), ChildError> {
             )
         })?;
     }
-    if !plan.unshare.is_empty() {
-        unshare(plan.unshare)
-            .map_err(|e| ChildError::setup(format!("unshare({:?})", plan.unshare), None, e))?;
+    let now = plan.unshare - CloneFlags::CLONE_NEWCGROUP;
+    if !now.is_empty() {
+        unshare(now).map_err(|e| ChildError::setup(format!("unshare({now:?})"), None, e))?;
+    }
+    Ok(())
+}
+
+/// In the intermediate, step 3, once it is in the container's cgroup: the new cgroup namespace,
+/// whose root is the cgroup the caller is in at unshare(2) (`man 7 cgroup_namespaces`).
+///
+/// # Errors
+/// The failing unshare.
+pub fn enter_cgroup(plan: &Plan) -> Result<(), ChildError> {
+    if plan.unshare.contains(CloneFlags::CLONE_NEWCGROUP) {
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| ChildError::setup("unshare(CLONE_NEWCGROUP)", None, e))?;
     }
     Ok(())
 }
