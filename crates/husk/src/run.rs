@@ -101,7 +101,7 @@ pub enum RunError {
         id: String,
         /// The runtime's error.
         #[source]
-        source: ContainerError,
+        source: Box<ContainerError>,
     },
 }
 
@@ -318,7 +318,7 @@ fn monitor(p: &mut Prepared, args: &RunArgs, state_root: &Path) -> Result<i32, R
     };
     container::run(&opts).map_err(|source| RunError::Container {
         id: p.record.id.clone(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -437,12 +437,26 @@ mod tests {
 
     #[test]
     fn exit_codes_of_container_errors() {
+        let exec = |failure| RunError::Container {
+            id: "x".into(),
+            source: Box::new(ContainerError::Child(
+                husk_container::process::ChildError::Exec {
+                    path: "nope".into(),
+                    failure,
+                },
+            )),
+        };
+        assert_eq!(exec(ExecFailure::NotFound).exit_code(), 127);
+        assert_eq!(exec(ExecFailure::NotExecutable).exit_code(), 126);
         let e = RunError::Container {
             id: "x".into(),
-            source: ContainerError::NotImplemented,
+            source: Box::new(ContainerError::StuckProcess("x".into())),
         };
         assert_eq!(e.exit_code(), EXIT_HUSK_FAILED);
-        assert_eq!(e.message(), "container `x`: not implemented yet");
+        assert_eq!(
+            e.message(),
+            "container `x`: container \"x\" did not stop within 10 s of SIGKILL"
+        );
         let e = RunError::Record(RecordError::Write {
             path: "/d/r.json".into(),
             source: std::io::Error::from_raw_os_error(libc::ENOSPC),
@@ -560,26 +574,26 @@ mod tests {
         assert!(!data.container("t1").dir.exists());
         assert!(std::fs::read_dir(&rootfs).is_err());
 
-        // The whole verb, --rm=false: the runtime's error is recorded, the overlay is gone.
+        // The whole verb, --rm=false: the exit status is recorded, the overlay is gone.
         let c = cli(&[
             "--data-root",
             d,
             "--root",
             s,
             "run",
-            "-i",
             "--rm=false",
             "--name",
             "t2",
             tb,
+            "/bin/sh",
+            "-c",
+            "echo kept > /kept; exit 7",
         ]);
-        let err = run(&c.global, run_args(&c)).unwrap_err();
-        assert!(matches!(err, RunError::Container { .. }), "{err}");
-        assert_eq!(err.exit_code(), EXIT_HUSK_FAILED);
+        assert_eq!(run(&c.global, run_args(&c)).unwrap(), 7);
         let paths = data.container("t2");
         let rec = Record::read(&paths.record()).unwrap();
-        assert_eq!(rec.status, RecordStatus::Failed);
-        assert_eq!(rec.exit_status, Some(125));
+        assert_eq!(rec.status, RecordStatus::Exited);
+        assert_eq!(rec.exit_status, Some(7));
         assert!(rec.started.is_some() && rec.finished.is_some());
         assert!(!paths.bundle().exists() && !paths.work().exists());
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -599,8 +613,9 @@ mod tests {
             "--name",
             "t3",
             tb,
+            "/nonexistent-command",
         ]);
-        assert!(run(&c.global, run_args(&c)).is_err());
+        assert_eq!(run(&c.global, run_args(&c)).unwrap_err().exit_code(), 127);
         assert!(!data.container("t3").dir.exists());
     }
 
