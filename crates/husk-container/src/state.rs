@@ -195,8 +195,9 @@ impl StateDir {
             }
             Err(e) => return Err(e),
         };
-        // A delete may have removed the directory while we waited: it is gone then.
-        if !dir.join("state.json").exists() && !dir.join("config.json").exists() {
+        // A delete may have removed the directory while we waited: it is gone then. (A directory
+        // without state.json is a create killed early: `delete --force` removes it.)
+        if !dir.exists() {
             return Err(StateError::NotFound(id.to_string()));
         }
         Ok(StateDir {
