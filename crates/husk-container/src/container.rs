@@ -652,12 +652,12 @@ fn destroy(dir: StateDir, st: StateFile, config: &Config) -> Result<(), Containe
         }
     }
     if st.hooks.create_runtime_started || st.status != Status::Creating {
-        if let Err(e) = hooks::run(
-            &hook_list(config, HookKind::Poststop),
-            HookKind::Poststop,
-            &state_json(&st, Status::Stopped),
-        ) {
-            warn!("{e}");
+        // runtime-spec: a failing poststop hook is a warning; the remaining hooks still run.
+        let sj = state_json(&st, Status::Stopped);
+        for hook in hook_list(config, HookKind::Poststop) {
+            if let Err(e) = hooks::run(std::slice::from_ref(&hook), HookKind::Poststop, &sj) {
+                warn!("{e}");
+            }
         }
     }
     if let Some(cg) = &st.cgroup {

@@ -401,7 +401,12 @@ fn finalize(
         .as_ref()
         .and_then(|h| h.start_container().clone())
     {
-        hooks::run(&h, HookKind::StartContainer, state_json).map_err(|e| m(&e))?;
+        // The state the parent sent was taken during create; at start the container is
+        // `created`.
+        let mut state: serde_json::Value = serde_json::from_slice(state_json).unwrap_or_default();
+        state["status"] = serde_json::json!("created");
+        let state = serde_json::to_vec(&state).unwrap_or_default();
+        hooks::run(&h, HookKind::StartContainer, &state).map_err(|e| m(&e))?;
     }
     let process = ctx.spec.process().as_ref().ok_or(ChildError::Config {
         field: "process".into(),

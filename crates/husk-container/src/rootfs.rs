@@ -257,6 +257,31 @@ fn locked_flags(path: &str) -> MsFlags {
     m
 }
 
+/// `linux.rootfsPropagation` as mount flags (None when unset).
+fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, ChildError> {
+    let Some(p) = spec.linux().as_ref().and_then(|l| l.rootfs_propagation().clone()) else {
+        return Ok(None);
+    };
+    Ok(Some(match p.as_str() {
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        other => {
+            return Err(ChildError::Config {
+                field: "linux.rootfsPropagation".into(),
+                detail: format!(
+                    "\"{other}\" is not one of shared, slave, private, unbindable (or their r* forms)"
+                ),
+            })
+        }
+    }))
+}
+
 /// Before pivot_root: propagation, the rootfs bind, every mount, devices and /dev symlinks.
 ///
 /// # Errors
@@ -264,26 +289,12 @@ fn locked_flags(path: &str) -> MsFlags {
 pub fn prepare(r: &Rootfs<'_>) -> Result<(), ChildError> {
     // Keep host mount events from reaching the container and vice versa: runc's default is
     // rslave; linux.rootfsPropagation may ask for another.
-    let prop = match r.spec.linux().as_ref().and_then(|l| l.rootfs_propagation().clone()) {
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some(p) => match p.as_str() {
-            "shared" => MsFlags::MS_SHARED,
-            "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-            "slave" => MsFlags::MS_SLAVE,
-            "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            "private" => MsFlags::MS_PRIVATE,
-            "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-            "unbindable" => MsFlags::MS_UNBINDABLE,
-            "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-            other => {
-                return Err(ChildError::Config {
-                    field: "linux.rootfsPropagation".into(),
-                    detail: format!("\"{other}\" is not one of shared, slave, private, unbindable (or their r* forms)"),
-                })
-            }
-        },
-    };
-    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).map_err(|e| {
+    let prop = root_propagation(r.spec)?.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    // Shared propagation cannot stay on the mounts pivot_root works with: / is made rslave
+    // (or the configured non-shared mode) now, and the configured mode is applied to the new /
+    // after the root switch ([`finish`]), as runc does.
+    let before = if prop.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop };
+    mount(None::<&str>, "/", None::<&str>, before, None::<&str>).map_err(|e| {
         ChildError::setup("set propagation of /", Some("linux.rootfsPropagation"), e)
     })?;
     // pivot_root needs the new root to be a mount point, and its parent mount must not be
@@ -805,6 +816,13 @@ fn detach_outside(rootfs: &Path) {
 /// # Errors
 /// The failing step, naming the path.
 pub fn finish(r: &Rootfs<'_>) -> Result<(), ChildError> {
+    if let Some(p) = root_propagation(r.spec)? {
+        if p.contains(MsFlags::MS_SHARED) {
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>).map_err(|e| {
+                ChildError::setup("set propagation of /", Some("linux.rootfsPropagation"), e)
+            })?;
+        }
+    }
     let linux = r.spec.linux().as_ref();
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
