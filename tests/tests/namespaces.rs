@@ -24,6 +24,15 @@ const TYPES: &[(&str, &str)] = &[
 
 /// Runs `bundle` printing `name=link` for each /proc/self/ns entry.
 fn container_ns(rt: &Runtime, b: &mut Bundle) -> HashMap<String, String> {
+    // A hostname needs a new uts namespace (runtime-spec config-linux).
+    let new_uts = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "uts" && n.get("path").is_none());
+    if !new_uts {
+        b.remove("/hostname");
+    }
     b.args(&[
         "sh",
         "-c",
@@ -56,17 +65,27 @@ fn each_new_namespace_differs_from_the_host() {
         }
         let rt = Runtime::new();
         let mut b = Bundle::busybox(&[]);
-        // pid and mount keep /proc and the rootfs set up as usual.
-        b.namespaces(&["pid", "mount"]);
+        // pid and mount keep /proc and the rootfs set up as usual; in a new user namespace
+        // mqueue and sysfs can only be mounted from an ipc and a network namespace it owns
+        // (`man 7 user_namespaces`).
+        let mut base = vec!["pid", "mount"];
+        if *typ == "user" {
+            base.extend(["ipc", "network"]);
+        }
+        b.namespaces(&base);
         b.namespace(typ, None);
         if *typ == "user" {
             id_maps(&mut b);
         }
         let seen = container_ns(&rt, &mut b);
-        assert_ne!(seen[*name], host::ns_link(name), "a new {typ} namespace must not be the host's");
+        assert_ne!(
+            seen[*name],
+            host::ns_link(name),
+            "a new {typ} namespace must not be the host's"
+        );
         // The ones not asked for stay the host's (linux_ns_nopath).
         for (other_typ, other) in TYPES {
-            if !["pid", "mount", typ].contains(other_typ) && seen.contains_key(*other) {
+            if !base.contains(other_typ) && other_typ != typ && seen.contains_key(*other) {
                 assert_eq!(
                     seen[*other],
                     host::ns_link(other),
@@ -108,16 +127,22 @@ fn holder(rt: &Runtime, types: &[&str]) -> (Bundle, i64) {
 fn namespaces_joined_by_path_are_the_target_s() {
     let rt = Runtime::new();
     let (_h, pid) = holder(&rt, &["pid", "mount", "network", "ipc", "uts", "cgroup"]);
-    for (typ, name) in [("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("pid", "pid"), ("cgroup", "cgroup")] {
+    for (typ, name) in [
+        ("network", "net"),
+        ("ipc", "ipc"),
+        ("uts", "uts"),
+        ("pid", "pid"),
+        ("cgroup", "cgroup"),
+    ] {
         let mut b = Bundle::busybox(&[]);
         b.namespaces(&["mount", "pid"]);
         let path = format!("/proc/{pid}/ns/{name}");
         b.namespace(typ, Some(&path));
-        if typ == "uts" {
-            b.remove("/hostname");
-        }
         let seen = container_ns(&rt, &mut b);
-        let target = std::fs::read_link(&path).unwrap().to_string_lossy().into_owned();
+        let target = std::fs::read_link(&path)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert_eq!(seen[name], target, "joined {typ} namespace by path");
         assert_ne!(seen[name], host::ns_link(name));
     }
@@ -127,15 +152,27 @@ fn namespaces_joined_by_path_are_the_target_s() {
 fn a_namespace_path_of_the_wrong_type_fails() {
     // linux_ns_path_type: the uts entry points at an ipc namespace, and so on.
     let rt = Runtime::new();
-    for (typ, wrong) in [("uts", "ipc"), ("ipc", "mnt"), ("network", "pid"), ("cgroup", "uts")] {
+    for (typ, wrong) in [
+        ("uts", "ipc"),
+        ("ipc", "mnt"),
+        ("network", "pid"),
+        ("cgroup", "uts"),
+    ] {
         let mut b = Bundle::busybox(&["true"]);
         b.remove("/hostname");
         let path = format!("/proc/{}/ns/{wrong}", std::process::id());
         b.namespace(typ, Some(&path));
         rt.create_with(&b, &b.id, &[]).failed();
-        assert!(!rt.root().join(&b.id).exists(), "state dir left ({typ} -> {wrong})");
+        assert!(
+            !rt.root().join(&b.id).exists(),
+            "state dir left ({typ} -> {wrong})"
+        );
         for d in cgroups::container_dirs(&b.id) {
-            assert!(!d.exists(), "cgroup {} left ({typ} -> {wrong})", d.display());
+            assert!(
+                !d.exists(),
+                "cgroup {} left ({typ} -> {wrong})",
+                d.display()
+            );
         }
     }
 }
@@ -154,11 +191,18 @@ fn a_namespace_path_that_does_not_exist_fails_naming_it() {
 #[test]
 fn user_namespace_single_range_map() {
     let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]);
     b.namespace("user", None);
     id_maps(&mut b);
     let out = rt.run_ok(&b);
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows[0], ["0", "100000", "65536"], "uid_map: {out}");
     assert_eq!(rows[1], ["0", "100000", "65536"], "gid_map: {out}");
     assert_eq!(rows[2], ["0"]);
@@ -182,7 +226,11 @@ fn user_namespace_multiple_ranges_and_host_uid() {
     let mut host_uid = String::new();
     for _ in 0..200 {
         let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        host_uid = st.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+        host_uid = st
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .unwrap()
+            .to_string();
         if host_uid.contains("231000") {
             break;
         }
@@ -190,7 +238,10 @@ fn user_namespace_multiple_ranges_and_host_uid() {
     }
     assert_eq!(host_uid, "Uid:\t231000\t231000\t231000\t231000");
     let map_out = rt.container_stdout(&b.id);
-    let rows: Vec<Vec<&str>> = map_out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = map_out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows, [["0", "200000", "1000"], ["1000", "231000", "1"]]);
 }
 
@@ -231,7 +282,11 @@ fn time_namespace_offsets() {
         return;
     }
     let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["sh", "-c", "cat /proc/self/timens_offsets; cat /proc/uptime"]);
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/timens_offsets; cat /proc/uptime",
+    ]);
     b.namespace("time", None);
     b.set(
         "/linux/timeOffsets",
@@ -245,9 +300,15 @@ fn time_namespace_offsets() {
         .parse()
         .unwrap();
     let out = rt.run_ok(&b);
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert!(lines.contains(&vec!["monotonic", "86400", "0"]), "{out}");
     assert!(lines.contains(&vec!["boottime", "1000000", "0"]), "{out}");
     let uptime: f64 = lines.last().unwrap()[0].parse().unwrap();
-    assert!(uptime >= host_uptime + 1_000_000.0 - 5.0, "uptime {uptime}, host {host_uptime}");
+    assert!(
+        uptime >= host_uptime + 1_000_000.0 - 5.0,
+        "uptime {uptime}, host {host_uptime}"
+    );
 }

@@ -19,7 +19,13 @@ fn status_field<'a>(status: &'a str, name: &str) -> &'a str {
 #[test]
 fn args_cwd_and_env_reach_the_process() {
     let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["sh", "-c", "pwd; echo \"$FOO|$BAR\"; echo \"$0\" \"$1\"", "a0", "a1"]);
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "pwd; echo \"$FOO|$BAR\"; echo \"$0\" \"$1\"",
+        "a0",
+        "a1",
+    ]);
     b.set("/process/cwd", json!("/tmp"));
     b.env("FOO=foo value").env("BAR=");
     assert_eq!(rt.run_ok(&b), "/tmp\nfoo value|\na0 a1\n");
@@ -40,7 +46,10 @@ fn env_is_exactly_the_config_plus_home() {
         marker.as_str(),
     ];
     want.sort();
-    assert_eq!(vars, want, "nothing of the runtime's environment may leak in");
+    assert_eq!(
+        vars, want,
+        "nothing of the runtime's environment may leak in"
+    );
 }
 
 #[test]
@@ -58,7 +67,10 @@ fn a_missing_executable_fails_create_naming_it() {
     rt.create_with(&b, &b.id, &[])
         .failed()
         .stderr_mentions(&["husk-no-such-program"]);
-    assert!(!rt.root().join(&b.id).exists(), "state dir left after a failed create");
+    assert!(
+        !rt.root().join(&b.id).exists(),
+        "state dir left after a failed create"
+    );
 }
 
 #[test]
@@ -121,7 +133,10 @@ fn rlimits_are_applied() {
     let limits = rt.run_ok(&b);
     let line = |name: &str| -> Vec<String> {
         let l = limits.lines().find(|l| l.starts_with(name)).unwrap();
-        l[name.len()..].split_whitespace().map(str::to_string).collect()
+        l[name.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
     };
     assert_eq!(line("Max open files")[..2], ["512", "1000"]);
     assert_eq!(line("Max core file size")[..2], ["0", "0"]);
@@ -143,7 +158,10 @@ fn an_rlimit_above_the_hard_limit_fails_naming_it() {
         .unwrap();
     let caps = std::fs::read_to_string("/proc/self/status").unwrap();
     let bnd = u64::from_str_radix(status_field(&caps, "CapBnd"), 16).unwrap();
-    if husk_tests::host_lacks(bnd & (1 << 24) != 0, "CAP_SYS_RESOURCE is in the bounding set") {
+    if husk_tests::host_lacks(
+        bnd & (1 << 24) != 0,
+        "CAP_SYS_RESOURCE is in the bounding set",
+    ) {
         return;
     }
     let rt = Runtime::new();
@@ -234,7 +252,10 @@ fn the_process_gets_its_own_session() {
     let after: Vec<&str> = out.rsplit_once(')').unwrap().1.split_whitespace().collect();
     // /proc/PID/stat: pid (comm) state ppid pgrp session ... (`man 5 proc`).
     let pid = out.split_whitespace().next().unwrap();
-    assert_eq!(after[3], pid, "session id must be the process's own pid (setsid): {out}");
+    assert_eq!(
+        after[3], pid,
+        "session id must be the process's own pid (setsid): {out}"
+    );
 }
 
 #[test]
@@ -246,7 +267,12 @@ fn minbase_id_resolves_names_from_its_etc_files() {
         json!({"uid": 65534, "gid": 65534, "additionalGids": [4, 100]}),
     );
     let out = rt.run_ok(&b);
-    for part in ["uid=65534(nobody)", "gid=65534(nogroup)", "4(adm)", "100(users)"] {
+    for part in [
+        "uid=65534(nobody)",
+        "gid=65534(nogroup)",
+        "4(adm)",
+        "100(users)",
+    ] {
         assert!(out.contains(part), "id printed {out:?}, lacks {part}");
     }
 }
@@ -254,7 +280,11 @@ fn minbase_id_resolves_names_from_its_etc_files() {
 #[test]
 fn minbase_is_debian_bookworm_with_root_home() {
     let rt = Runtime::new();
-    let b = Bundle::minbase(&["sh", "-c", "cat /etc/debian_version; echo $HOME; ls /usr/bin/dpkg"]);
+    let b = Bundle::minbase(&[
+        "sh",
+        "-c",
+        "cat /etc/debian_version; echo $HOME; ls /usr/bin/dpkg",
+    ]);
     let out = rt.run_ok(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("12."), "debian_version {:?}", lines[0]);
