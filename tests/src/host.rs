@@ -43,9 +43,11 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-/// The pids of processes whose environment holds `marker` (a unique `KEY=VALUE` the test put
-/// in `process.env`): a failed create must leave none.
-pub fn processes_with_env(marker: &str) -> Vec<i32> {
+/// The pids of live processes whose environment or command line contains any of `needles`
+/// (the `HUSK_TEST_MARKER=<id>` the harness puts in the runtime's and the container's
+/// environment, the test's `--root` path, which runc's init carries as
+/// `_LIBCONTAINER_STATEDIR`): a failed create must leave none.
+pub fn processes_mentioning(needles: &[&str]) -> Vec<i32> {
     let mut found = Vec::new();
     let Ok(dir) = fs::read_dir("/proc") else {
         return found;
@@ -54,10 +56,11 @@ pub fn processes_with_env(marker: &str) -> Vec<i32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if let Ok(env) = fs::read(format!("/proc/{pid}/environ")) {
-            if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) && alive(pid) {
-                found.push(pid);
-            }
+        let mut text = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        text.extend(fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default());
+        let text = String::from_utf8_lossy(&text);
+        if needles.iter().any(|n| text.contains(n)) && alive(pid) {
+            found.push(pid);
         }
     }
     found

@@ -11,7 +11,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -184,14 +184,18 @@ pub fn exec_timeout(mut cmd: Command, capture: bool, timeout: Duration) -> Outco
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let mut child = spawn(&mut cmd);
+    // Readers feed channels so a pipe a descendant keeps open (a container that outlived its
+    // runtime command) cannot hang the test: after the command exits they get 5 s more.
     let reader = |r: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut s = Vec::new();
             if let Some(mut r) = r {
                 let _ = r.read_to_end(&mut s);
             }
-            String::from_utf8_lossy(&s).into_owned()
-        })
+            let _ = tx.send(String::from_utf8_lossy(&s).into_owned());
+        });
+        rx
     };
     let out = reader(
         child
@@ -206,10 +210,14 @@ pub fn exec_timeout(mut cmd: Command, capture: bool, timeout: Duration) -> Outco
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let status = wait_child(&mut child, timeout, &format!("{cmd:?}"));
+    let collect = |rx: mpsc::Receiver<String>| {
+        rx.recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| "<still held open by a process the command left running>".into())
+    };
     Outcome {
         status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
+        stdout: collect(out),
+        stderr: collect(err),
     }
 }
 
@@ -312,7 +320,9 @@ impl Runtime {
     /// The file that receives the stdout (`.out`) or stderr (`.err`) of detached container `id`
     /// and of the runtime command that made it.
     pub fn stdio_path(&self, id: &str, ext: &str) -> PathBuf {
-        self.scratch.path().join(format!("{id}.{ext}"))
+        // Bad-id tests pass ids like "a/b" and "..".
+        let name = id.replace('/', "%2F").replace('.', "%2E");
+        self.scratch.path().join(format!("{name}.{ext}"))
     }
 
     /// What detached container `id` wrote to stdout so far.
@@ -325,6 +335,12 @@ impl Runtime {
     /// EOF): the outcome's stdout/stderr are those files' contents when create returned.
     pub fn create_with(&self, bundle: &Bundle, id: &str, extra: &[&str]) -> Outcome {
         bundle.write();
+        self.create_as_is(bundle, id, extra)
+    }
+
+    /// Like [`Runtime::create_with`] but with the bundle's config.json as it is on disk (or
+    /// missing): for the bad-input tests.
+    pub fn create_as_is(&self, bundle: &Bundle, id: &str, extra: &[&str]) -> Outcome {
         self.remember(id);
         let mut args = vec!["create"];
         args.extend_from_slice(extra);

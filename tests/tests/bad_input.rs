@@ -11,22 +11,39 @@ use serde_json::json;
 
 /// Asserts that the failed container `id` of bundle `b` left nothing behind.
 fn assert_left_nothing(rt: &Runtime, b: &Bundle, id: &str) {
-    assert!(!rt.root().join(id).exists(), "state dir of {id} left under --root");
+    assert!(
+        !rt.root().join(id).exists(),
+        "state dir of {id} left under --root"
+    );
     assert!(rt.try_state(id).is_none(), "state {id} still answers");
     for d in cgroups::container_dirs(id) {
         assert!(!d.exists(), "cgroup {} left", d.display());
     }
     assert!(
-        host::processes_with_env(&format!("HUSK_TEST_MARKER={id}")).is_empty(),
+        host::processes_mentioning(&[
+            &format!("HUSK_TEST_MARKER={id}"),
+            rt.root().to_str().unwrap()
+        ])
+        .is_empty(),
         "processes of {id} left"
     );
-    assert!(host::mounts_mentioning(b.path()).is_empty(), "mounts of the bundle left");
+    assert!(
+        host::mounts_mentioning(b.path()).is_empty(),
+        "mounts of the bundle left"
+    );
 }
 
 /// `create` of `b` as it is on disk (no rewrite of config.json).
 fn create_raw(rt: &Runtime, b: &Bundle, id: &str) -> Outcome {
-    let dir = b.path().to_str().unwrap().to_string();
-    husk_tests::runtime::exec(rt.command(&["create", "--bundle", &dir, id], id), true)
+    rt.create_as_is(b, id, &[])
+}
+
+/// Checks that stderr names `words` where runc 1.1.5's messages are known not to (husk's
+/// errors must name the field or path; runc's do not always).
+fn names(o: &Outcome, words: &[&str], runc_lacks: &str) {
+    if !reference_lacks(runc_lacks) {
+        o.stderr_mentions(words);
+    }
 }
 
 /// Writes `b`'s config, runs create, and checks failure + stderr words + nothing left.
@@ -41,7 +58,9 @@ fn refused(b: &Bundle, words: &[&str]) {
 fn config_json_missing() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["true"]);
-    create_raw(&rt, &b, &b.id).failed().stderr_mentions(&["config.json"]);
+    create_raw(&rt, &b, &b.id)
+        .failed()
+        .stderr_mentions(&["config.json"]);
     assert_left_nothing(&rt, &b, &b.id);
 }
 
@@ -49,8 +68,17 @@ fn config_json_missing() {
 fn config_json_not_json() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["true"]);
-    fs::write(b.path().join("config.json"), "{\"ociVersion\": \"1.0.2\", oops").unwrap();
-    create_raw(&rt, &b, &b.id).failed().stderr_mentions(&["config.json"]);
+    fs::write(
+        b.path().join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", oops",
+    )
+    .unwrap();
+    let o = create_raw(&rt, &b, &b.id).failed();
+    names(
+        &o,
+        &["config.json"],
+        "runc's JSON error does not name config.json",
+    );
     assert_left_nothing(&rt, &b, &b.id);
 }
 
@@ -124,12 +152,14 @@ fn bad_container_ids() {
     b.write();
     for id in ["../x", "a/b", "..", "x/../../y"] {
         create_raw(&rt, &b, id).failed().stderr_mentions(&["id"]);
-        assert!(!rt.root().join(id).exists(), "{id}");
         assert!(
             fs::read_dir(rt.root()).unwrap().next().is_none(),
             "--root not empty after create of bad id {id:?}"
         );
-        assert!(!rt.root().parent().unwrap().join("x").exists(), "{id} escaped --root");
+        assert!(
+            !rt.root().parent().unwrap().join("x").exists(),
+            "{id} escaped --root"
+        );
     }
     assert_left_nothing(&rt, &b, &b.id);
 }
@@ -149,8 +179,9 @@ fn a_duplicate_id_is_refused_and_the_first_container_stays() {
     let b = Bundle::busybox(&["sleep", "30"]);
     rt.create(&b);
     let pid = rt.state(&b.id)["pid"].as_i64().unwrap() as i32;
-    let o = create_raw(&rt, &b, &b.id).failed();
-    o.stderr_mentions(&[&b.id]);
+    create_raw(&rt, &b, &b.id)
+        .failed()
+        .stderr_mentions(&["exists"]);
     assert_eq!(rt.status(&b.id), "created");
     assert_eq!(rt.state(&b.id)["pid"].as_i64().unwrap() as i32, pid);
     assert!(host::alive(pid));
@@ -189,7 +220,10 @@ fn kill_of_a_stopped_container() {
     rt.wait_status(&b.id, "stopped");
     let o = rt.kill(&b.id, "TERM").failed();
     let err = o.stderr.to_lowercase();
-    assert!(err.contains("not running") || err.contains("stopped"), "{o:#?}");
+    assert!(
+        err.contains("not running") || err.contains("stopped"),
+        "{o:#?}"
+    );
 }
 
 #[test]
@@ -197,14 +231,19 @@ fn an_unknown_signal_is_refused() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "30"]);
     rt.create_start(&b);
-    rt.kill(&b.id, "SIGHUSK").failed().stderr_mentions(&["SIGHUSK"]);
+    rt.kill(&b.id, "SIGHUSK")
+        .failed()
+        .stderr_mentions(&["SIGHUSK"]);
     assert_eq!(rt.status(&b.id), "running");
 }
 
 #[test]
 fn a_mount_destination_that_is_not_absolute() {
     let mut b = Bundle::busybox(&["true"]);
-    b.push("/mounts", json!({"destination": "relative/dest", "type": "tmpfs", "source": "tmpfs"}));
+    b.push(
+        "/mounts",
+        json!({"destination": "relative/dest", "type": "tmpfs", "source": "tmpfs"}),
+    );
     if reference_lacks("runc 1.1.5 accepts a relative mount destination") {
         return;
     }
@@ -213,6 +252,9 @@ fn a_mount_destination_that_is_not_absolute() {
 
 #[test]
 fn a_bad_uid_mapping_without_a_user_namespace() {
+    if reference_lacks("runc 1.1.5 ignores uidMappings without a user namespace") {
+        return;
+    }
     let mut b = Bundle::busybox(&["true"]);
     b.set(
         "/linux/uidMappings",

@@ -37,10 +37,19 @@ fn all_hooks(args: &[&str]) -> (Bundle, tempfile::TempDir) {
     let mut b = Bundle::busybox(args);
     b.set("/annotations", json!({"org.husk.hooks": "stdin test"}));
     b.mount("/mnt/b", "bind", &d, &["bind", "rw"]);
-    for kind in ["createRuntime", "prestart", "createContainer", "poststart", "poststop"] {
+    for kind in [
+        "createRuntime",
+        "prestart",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
         b.hook(kind, recorder("/bin/sh", &d, kind));
     }
-    b.hook("startContainer", recorder("/bin/sh", "/mnt/b", "startContainer"));
+    b.hook(
+        "startContainer",
+        recorder("/bin/sh", "/mnt/b", "startContainer"),
+    );
     (b, out)
 }
 
@@ -56,7 +65,10 @@ fn every_hook_runs_in_order_with_the_state_on_stdin() {
         created.retain(|h| h != "poststart");
     }
     assert_eq!(created.len(), 3, "after create: {created:?}");
-    assert_eq!(created[2], "createContainer", "createContainer comes last at create");
+    assert_eq!(
+        created[2], "createContainer",
+        "createContainer comes last at create"
+    );
     assert!(created.contains(&"createRuntime".into()) && created.contains(&"prestart".into()));
     rt.start(&b.id).ok();
     // poststart may finish after start returns.
@@ -69,7 +81,11 @@ fn every_hook_runs_in_order_with_the_state_on_stdin() {
     rt.delete(&b.id).ok();
     let all: Vec<String> = order().lines().map(str::to_string).collect();
     if husk_tests::runtime::flavour() == husk_tests::Flavour::Husk {
-        assert_eq!(all[3..], ["startContainer", "poststart", "poststop"], "{all:?}");
+        assert_eq!(
+            all[3..],
+            ["startContainer", "poststart", "poststop"],
+            "{all:?}"
+        );
     } else {
         assert_eq!(all[4..], ["startContainer", "poststop"], "{all:?}");
     }
@@ -87,7 +103,10 @@ fn every_hook_runs_in_order_with_the_state_on_stdin() {
         let st = read_state(out.path(), hook);
         assert_eq!(st["id"], json!(b.id), "{hook}: {st}");
         assert_eq!(st["bundle"], bundle, "{hook}: {st}");
-        assert_eq!(st["annotations"]["org.husk.hooks"], "stdin test", "{hook}: {st}");
+        assert_eq!(
+            st["annotations"]["org.husk.hooks"], "stdin test",
+            "{hook}: {st}"
+        );
         assert!(st["ociVersion"].is_string(), "{hook}: {st}");
         let status = st["status"].as_str().unwrap_or("");
         let runc_poststart = hook == "poststart" && !husk;
@@ -126,12 +145,20 @@ fn hooks_get_their_args_and_env() {
 }
 
 fn assert_left_nothing(rt: &Runtime, b: &Bundle) {
-    assert!(!rt.root().join(&b.id).exists(), "state dir left for {}", b.id);
+    assert!(
+        !rt.root().join(&b.id).exists(),
+        "state dir left for {}",
+        b.id
+    );
     for d in cgroups::container_dirs(&b.id) {
         assert!(!d.exists(), "cgroup {} left", d.display());
     }
     assert!(
-        host::processes_with_env(&format!("HUSK_TEST_MARKER={}", b.id)).is_empty(),
+        host::processes_mentioning(&[
+            &format!("HUSK_TEST_MARKER={}", b.id),
+            rt.root().to_str().unwrap()
+        ])
+        .is_empty(),
         "processes of {} left",
         b.id
     );
@@ -150,7 +177,10 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
 fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sleep", "30"]);
-    b.hook("createRuntime", json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}));
+    b.hook(
+        "createRuntime",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}),
+    );
     rt.create_with(&b, &b.id, &[]).failed();
     assert_left_nothing(&rt, &b);
 }
@@ -165,7 +195,11 @@ fn a_hook_past_its_timeout_is_killed_and_fails_create() {
     );
     let t = Instant::now();
     rt.create_with(&b, &b.id, &[]).failed();
-    assert!(t.elapsed() < Duration::from_secs(10), "timeout not enforced: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "timeout not enforced: {:?}",
+        t.elapsed()
+    );
     assert_left_nothing(&rt, &b);
 }
 
@@ -180,17 +214,26 @@ fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
     let out = tempfile::tempdir().unwrap();
     let d = out.path().to_str().unwrap();
     let mut b = Bundle::busybox(&["sleep", "30"]);
-    b.hook("poststart", json!({"path": "/bin/false", "args": ["false"]}));
+    b.hook(
+        "poststart",
+        json!({"path": "/bin/false", "args": ["false"]}),
+    );
     b.hook("poststop", recorder("/bin/sh", d, "poststop"));
     rt.create(&b);
     let pid = rt.state(&b.id)["pid"].as_i64().unwrap() as i32;
     rt.start(&b.id).failed();
     husk_tests::runtime::reap(pid);
-    assert!(!host::alive(pid), "container process still runs after a failed poststart");
+    assert!(
+        !host::alive(pid),
+        "container process still runs after a failed poststart"
+    );
     if rt.try_state(&b.id).is_some() {
         rt.delete(&b.id).ok();
     }
-    assert!(out.path().join("poststop.json").exists(), "poststop did not run");
+    assert!(
+        out.path().join("poststop.json").exists(),
+        "poststop did not run"
+    );
 }
 
 #[test]
@@ -209,5 +252,8 @@ fn a_failing_poststop_hook_is_a_warning_and_the_rest_still_run() {
     }
     o.ok();
     assert!(rt.try_state(&b.id).is_none());
-    assert!(out.path().join("poststop.json").exists(), "the second poststop hook did not run");
+    assert!(
+        out.path().join("poststop.json").exists(),
+        "the second poststop hook did not run"
+    );
 }
