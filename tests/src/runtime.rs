@@ -288,7 +288,7 @@ impl Runtime {
 
     /// A `Command` for `<runtime> --root <root> <args>`, with `HUSK_TEST_MARKER=<marker>` in
     /// its environment so every process it forks can be found (see
-    /// [`crate::host::processes_with_env`]).
+    /// [`crate::host::processes_mentioning`]).
     pub fn command(&self, args: &[&str], marker: &str) -> Command {
         let mut cmd = Command::new(binary());
         cmd.arg("--root").arg(self.root.path()).args(args);
