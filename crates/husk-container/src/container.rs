@@ -1,10 +1,28 @@
-//! The lifecycle verbs (create, start, state, kill, delete, run) on top of the process model.
-//! (Interface stub: the bodies are being written.)
+//! The lifecycle verbs (runtime-spec "Operations"): create, start, state, kill, delete, and the
+//! foreground `run` that chains them. Each verb locks the container's state directory, checks the
+//! live status (`can_start`, `can_kill`, `can_delete`) and only then acts.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::{Hook, LinuxNamespaceType};
+use tracing::{debug, warn};
+
+use crate::hooks::{self, HookKind};
+use crate::init::{self, ChildContext, ConsoleTarget};
+use crate::process::{Channel, ChannelError, ChildError, ToChild, ToParent};
+use crate::rootfs::Rootfs;
+use crate::spec::Config;
+use crate::state::{self, HooksProgress, InitProcess, StateDir, StateFile, Status};
 
 /// Why the container's program could not be executed (Docker's exit codes 127 and 126).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExecFailure {
     /// `process.args[0]` was not found on the container's PATH (exit 127 in `husk run`).
     NotFound,
@@ -15,16 +33,85 @@ pub enum ExecFailure {
 /// Errors of the lifecycle verbs.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
-    /// Not written yet.
-    #[error("not implemented yet")]
-    NotImplemented,
+    /// A bad container id.
+    #[error(transparent)]
+    Id(#[from] crate::id::IdError),
+    /// A bad config.json.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// The state directory.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// cgroups.
+    #[error(transparent)]
+    Cgroup(#[from] husk_cgroups::CgroupError),
+    /// Namespaces.
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    /// process.rlimits.
+    #[error(transparent)]
+    Rlimit(#[from] crate::rlimits::RlimitError),
+    /// linux.seccomp.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    /// A hook failed.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    /// The container's setup failed in a child.
+    #[error("container setup failed: {0}")]
+    Child(#[from] ChildError),
+    /// The channel to a child broke.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// A terminal problem.
+    #[error(transparent)]
+    Tty(#[from] crate::tty::TtyError),
+    /// A verb not allowed in the container's status.
+    #[error("cannot {verb} container \"{id}\": it is {status}{hint}", status = .status.as_str())]
+    WrongStatus {
+        /// The verb.
+        verb: &'static str,
+        /// The container.
+        id: String,
+        /// Its live status.
+        status: Status,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// A config the runtime refuses before it creates anything.
+    #[error("{field}: {detail}")]
+    Config {
+        /// The config field.
+        field: &'static str,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// A system call of the runtime itself failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done, with the path.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The container process did not stop in time.
+    #[error("container \"{0}\" did not stop within 10 s of SIGKILL")]
+    StuckProcess(String),
 }
 
 impl ContainerError {
     /// Whether this error means the user program could not be executed, and why.
     pub fn exec_failure(&self) -> Option<ExecFailure> {
-        None
+        match self {
+            ContainerError::Child(ChildError::Exec { failure, .. }) => Some(*failure),
+            _ => None,
+        }
     }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let what = what.into();
+    move |source| ContainerError::Io { what, source }
 }
 
 /// Options of `create` and `run` (runc's flags).
@@ -46,9 +133,711 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
 }
 
+/// A created container whose state directory the caller still holds locked.
+#[derive(Debug)]
+pub struct Created {
+    dir: StateDir,
+    state: StateFile,
+    config: Config,
+    /// The pty master, when a foreground `run` asked for the terminal.
+    pub pty_master: Option<OwnedFd>,
+}
+
+impl Created {
+    /// The init's pid.
+    pub fn pid(&self) -> i32 {
+        self.state.init.map(|i| i.pid).unwrap_or(0)
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn hook_list(config: &Config, kind: HookKind) -> Vec<Hook> {
+    let Some(h) = config.spec.hooks().as_ref() else {
+        return Vec::new();
+    };
+    let v = match kind {
+        HookKind::Prestart => h.prestart(),
+        HookKind::CreateRuntime => h.create_runtime(),
+        HookKind::CreateContainer => h.create_container(),
+        HookKind::StartContainer => h.start_container(),
+        HookKind::Poststart => h.poststart(),
+        HookKind::Poststop => h.poststop(),
+    };
+    v.clone().unwrap_or_default()
+}
+
+fn state_json(state: &StateFile, status: Status) -> Vec<u8> {
+    let mut v = state.to_oci_json();
+    v["status"] = serde_json::json!(status.as_str());
+    if let Some(i) = state.init {
+        v["pid"] = serde_json::json!(i.pid);
+    }
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Undoes a half-made container when `create` fails: kills the children, removes the cgroup and
+/// the state directory. Disarmed once the container is `created`.
+struct CreateGuard {
+    dir: Option<StateDir>,
+    cgroup: Option<husk_cgroups::Cgroup>,
+    pids: Vec<Pid>,
+}
+
+impl CreateGuard {
+    fn disarm(mut self) -> StateDir {
+        self.cgroup = None;
+        self.pids.clear();
+        self.dir
+            .take()
+            .expect("the guard holds the state dir until disarmed")
+    }
+}
+
+impl Drop for CreateGuard {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = kill(*pid, Signal::SIGKILL);
+            let _ = waitpid(*pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all(Signal::SIGKILL);
+            if let Err(e) = cg.destroy() {
+                warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// `create`: set the container up and leave its init waiting for `start`. `console` says where
+/// the pty master goes when `process.terminal` is true.
+///
+/// # Errors
+/// Any [`ContainerError`]; nothing is left behind (no state dir, cgroup or process).
+pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, ContainerError> {
+    crate::id::validate(&opts.id)?;
+    let bundle = std::fs::canonicalize(&opts.bundle)
+        .map_err(io(format!("bundle {}", opts.bundle.display())))?;
+    let (config, raw) = Config::load(&bundle)?;
+    for w in &config.warnings {
+        warn!("{w}");
+    }
+    let spec = &config.spec;
+    let process = spec.process().as_ref().ok_or(ContainerError::Config {
+        field: "process",
+        detail: "is missing".into(),
+    })?;
+    let plan = crate::namespaces::plan(spec)?;
+    if !plan.is_new(LinuxNamespaceType::Mount) {
+        return Err(ContainerError::Config {
+            field: "linux.namespaces",
+            detail: "husk needs a new mount namespace (add {\"type\": \"mount\"}): without one the container's mounts would land on the host".into(),
+        });
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    let console = match (terminal, foreground, &opts.console_socket) {
+        (false, _, _) => ConsoleTarget::None,
+        (true, _, Some(p)) => ConsoleTarget::Socket(p.clone()),
+        (true, true, None) => ConsoleTarget::Parent,
+        (true, false, None) => {
+            return Err(ContainerError::Config {
+                field: "process.terminal",
+                detail: "is true, which needs --console-socket with create (or use run)".into(),
+            })
+        }
+    };
+    let linux = spec.linux().as_ref();
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    if let Some(r) = resources {
+        husk_cgroups::Cgroup::check_supported(r, config.pids_limit)?;
+    }
+    crate::rlimits::check(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let c = config.capabilities.clone().unwrap_or_default();
+    let (caps, cap_warnings) = crate::capabilities::resolve(
+        c.bounding.as_deref(),
+        c.effective.as_deref(),
+        c.inheritable.as_deref(),
+        c.permitted.as_deref(),
+        c.ambient.as_deref(),
+    );
+    for w in cap_warnings {
+        warn!("{w}");
+    }
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()?;
+    let rootfs = config.rootfs(&bundle)?;
+    let layout = husk_cgroups::Layout::detect()?;
+    if let Some(r) = resources {
+        layout.check_resources(r)?;
+    }
+    for kind in HookKind::ALL {
+        hooks::check(&hook_list(&config, kind), kind)?;
+    }
+
+    // From here on, everything made is recorded and undone on failure.
+    let dir = StateDir::create(&opts.root, &opts.id)?;
+    let mut guard = CreateGuard {
+        dir: Some(dir),
+        cgroup: None,
+        pids: Vec::new(),
+    };
+    let dir = guard.dir.as_ref().expect("set above");
+    dir.write_config(&raw)?;
+    let mut st = StateFile {
+        id: opts.id.clone(),
+        status: Status::Creating,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: now_rfc3339(),
+        init: None,
+        cgroup: None,
+        hooks: HooksProgress::default(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        owner: String::new(),
+    };
+    dir.write_state(&st)?;
+    let cgroup = husk_cgroups::Cgroup::create(
+        &layout,
+        linux
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.to_string_lossy())
+            .as_deref(),
+        &opts.id,
+    )?;
+    guard.cgroup = Some(cgroup.clone());
+    st.cgroup = Some(cgroup.clone());
+    dir.write_state(&st)?;
+    cgroup.apply(resources)?;
+
+    let listener = UnixListener::bind(dir.start_socket())
+        .map_err(io(format!("bind {}", dir.start_socket().display())))?;
+    let hooks_sync = [
+        HookKind::Prestart,
+        HookKind::CreateRuntime,
+        HookKind::CreateContainer,
+        HookKind::StartContainer,
+    ]
+    .into_iter()
+    .any(|k| !hook_list(&config, k).is_empty());
+    let ctx = ChildContext {
+        spec,
+        id: &opts.id,
+        plan: &plan,
+        rootfs: Rootfs {
+            spec,
+            rootfs: rootfs.clone(),
+            bundle: bundle.clone(),
+            cgroup_mounts: cgroup.mounts(),
+            in_userns: plan.in_userns(),
+            new_netns: plan.is_new(LinuxNamespaceType::Network),
+            no_pivot: opts.no_pivot,
+        },
+        caps: &caps,
+        seccomp: seccomp.as_ref(),
+        start_listener: &listener,
+        console,
+        no_new_keyring: opts.no_new_keyring,
+        hooks_sync,
+    };
+    let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
+    let inter = match husk_sys::fork().map_err(io("fork the intermediate process"))? {
+        husk_sys::Forked::Child => {
+            drop(parent_ch);
+            init::intermediate(&ctx, child_ch)
+        }
+        husk_sys::Forked::Parent(pid) => pid,
+    };
+    drop(child_ch);
+    guard.pids.push(inter);
+    parent_ch.set_peer("intermediate");
+    if plan.new_user {
+        // The maps first: the intermediate waits for them before it makes the other
+        // namespaces, which it then does while we move it into its cgroup.
+        match parent_ch.recv::<ToParent>()? {
+            (ToParent::IdMapRequest, _) => {
+                crate::namespaces::write_id_maps(inter.as_raw(), &plan)?;
+                parent_ch.send(&ToChild::IdMapsWritten, &[])?;
+            }
+            (ToParent::Failed(e), _) => return Err(e.into()),
+            (other, _) => {
+                return Err(ChannelError::Protocol("intermediate", format!("{other:?}")).into())
+            }
+        }
+    }
+    cgroup.add_process(inter.as_raw())?;
+    if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
+        // The intermediate failed already: its reason is queued on the channel.
+        return Err(match parent_ch.recv::<ToParent>() {
+            Ok((ToParent::Failed(c), _)) => c.into(),
+            _ => e.into(),
+        });
+    }
+
+    let mut pty_master = None;
+    loop {
+        let (msg, mut fds) = parent_ch.recv::<ToParent>()?;
+        match msg {
+            ToParent::IdMapRequest => {
+                return Err(
+                    ChannelError::Protocol("intermediate", "a second IdMapRequest".into()).into(),
+                )
+            }
+            ToParent::InitPid(pid) => {
+                let _ = waitpid(inter, None);
+                guard.pids.retain(|p| *p != inter);
+                guard.pids.push(Pid::from_raw(pid));
+                st.init = InitProcess::of(pid);
+                guard.dir.as_ref().expect("held").write_state(&st)?;
+                parent_ch.set_peer("init");
+            }
+            ToParent::CreateRuntimeHooks => {
+                st.hooks.create_runtime_started = true;
+                guard.dir.as_ref().expect("held").write_state(&st)?;
+                let sj = state_json(&st, Status::Creating);
+                hooks::run(
+                    &hook_list(&config, HookKind::Prestart),
+                    HookKind::Prestart,
+                    &sj,
+                )?;
+                hooks::run(
+                    &hook_list(&config, HookKind::CreateRuntime),
+                    HookKind::CreateRuntime,
+                    &sj,
+                )?;
+                parent_ch.send(
+                    &ToChild::HooksDone(String::from_utf8_lossy(&sj).into_owned()),
+                    &[],
+                )?;
+            }
+            ToParent::PtyMaster => pty_master = fds.pop(),
+            ToParent::Ready => break,
+            ToParent::Failed(e) => return Err(e.into()),
+        }
+    }
+    drop(listener);
+    st.status = Status::Created;
+    let dir = guard.dir.as_ref().expect("held");
+    dir.write_state(&st)?;
+    if let Some(p) = &opts.pid_file {
+        state::write_atomic(
+            p,
+            st.init.map(|i| i.pid).unwrap_or(0).to_string().as_bytes(),
+        )?;
+    }
+    debug!(id = %opts.id, pid = st.init.map(|i| i.pid), "created");
+    let dir = guard.disarm();
+    Ok(Created {
+        dir,
+        state: st,
+        config,
+        pty_master,
+    })
+}
+
+/// Load a container for a verb: lock its directory, read state and config snapshot.
+fn load(root: &Path, id: &str) -> Result<(StateDir, StateFile, Config), ContainerError> {
+    crate::id::validate(id)?;
+    let dir = StateDir::open(root, id)?;
+    let st = dir.read_state()?;
+    let config = Config::from_snapshot(&dir.read_config()?)?;
+    Ok((dir, st, config))
+}
+
+fn start_locked(dir: &StateDir, st: &mut StateFile, config: &Config) -> Result<(), ContainerError> {
+    let status = st.live_status();
+    if !status.can_start() {
+        return Err(ContainerError::WrongStatus {
+            verb: "start",
+            id: st.id.clone(),
+            status,
+            hint: "; only a created container can be started",
+        });
+    }
+    let sock = dir.start_socket();
+    let mut conn =
+        UnixStream::connect(&sock).map_err(io(format!("connect to {}", sock.display())))?;
+    std::io::Write::write_all(&mut conn, b"s").map_err(io("signal the container's init"))?;
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
+    let _ = std::fs::remove_file(&sock);
+    if !reply.is_empty() {
+        st.status = Status::Stopped;
+        dir.write_state(st)?;
+        let e: ChildError = serde_json::from_slice(&reply)
+            .unwrap_or_else(|_| ChildError::Module(String::from_utf8_lossy(&reply).into_owned()));
+        return Err(e.into());
+    }
+    st.status = Status::Running;
+    dir.write_state(st)?;
+    if let Err(e) = hooks::run(
+        &hook_list(config, HookKind::Poststart),
+        HookKind::Poststart,
+        &state_json(st, Status::Running),
+    ) {
+        // runtime-spec v1.3: a failing poststart hook fails start; the container is stopped
+        // and the rest happens at delete.
+        if let Some(i) = st.init {
+            let _ = kill(Pid::from_raw(i.pid), Signal::SIGKILL);
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// `start ID`: let the created container's init execute the user program; returns once it has
+/// (and the poststart hooks ran).
+///
+/// # Errors
+/// WrongStatus when not created; the init's error when exec failed.
+pub fn start(root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (dir, mut st, config) = load(root, id)?;
+    start_locked(&dir, &mut st, &config)
+}
+
+/// `state ID`: the state document (runtime-spec "State" with runc's extra fields).
+///
+/// # Errors
+/// NotFound for an unknown id.
+pub fn state(root: &Path, id: &str) -> Result<serde_json::Value, ContainerError> {
+    crate::id::validate(id)?;
+    let dir = StateDir::open(root, id)?;
+    Ok(dir.read_state()?.to_oci_json())
+}
+
+/// Every container's state document under `root`, by id.
+///
+/// # Errors
+/// Io when the root cannot be read.
+pub fn list(root: &Path) -> Result<Vec<serde_json::Value>, ContainerError> {
+    let mut out = Vec::new();
+    for id in state::list_ids(root)? {
+        // Read without the lock: state.json is replaced atomically, and a `create` in progress
+        // must not stall `list`.
+        let p = root.join(&id).join("state.json");
+        if let Ok(bytes) = std::fs::read(&p) {
+            if let Ok(st) = serde_json::from_slice::<StateFile>(&bytes) {
+                out.push(st.to_oci_json());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parse a signal as runc does: `KILL`, `SIGKILL` or `9`.
+///
+/// # Errors
+/// A message naming the signal.
+pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
+    let bad = || ContainerError::Config {
+        field: "signal",
+        detail: format!("\"{s}\" is not a signal name (e.g. TERM, SIGKILL) or number"),
+    };
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// `kill ID SIGNAL [--all]`.
+///
+/// # Errors
+/// WrongStatus on a stopped container.
+pub fn kill_container(
+    root: &Path,
+    id: &str,
+    signal: Signal,
+    all: bool,
+) -> Result<(), ContainerError> {
+    let (_dir, st, _config) = load(root, id)?;
+    let status = st.live_status();
+    if !status.can_kill() {
+        return Err(ContainerError::WrongStatus {
+            verb: "kill",
+            id: id.into(),
+            status,
+            hint: "; the container is not running",
+        });
+    }
+    if all {
+        if let Some(cg) = &st.cgroup {
+            cg.kill_all(signal)?;
+            return Ok(());
+        }
+    }
+    if let Some(i) = st.init {
+        kill(Pid::from_raw(i.pid), signal).map_err(|e| io(format!("kill {}", i.pid))(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Wait until the init (pid + start time) is gone or a zombie, up to `timeout`.
+fn wait_gone(init: &InitProcess, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        // Reap it if it is our own child (foreground run); ECHILD otherwise.
+        let _ = waitpid(Pid::from_raw(init.pid), Some(WaitPidFlag::WNOHANG));
+        if !init.is_alive() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// `delete ID [--force]`: a stopped or created container is deleted (a created one's init is
+/// killed, as runc does); a running one only with `force` (SIGKILL to every process, wait).
+/// Then poststop hooks (failures are warnings), the cgroup and the state directory go.
+///
+/// # Errors
+/// WrongStatus for a running container without force; StuckProcess.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
+    let (dir, st, config) = match load(root, id) {
+        Ok(x) => x,
+        // A half-written create (no config yet, or a corrupt state) is still removable by force.
+        Err(ContainerError::State(state::StateError::Corrupt { .. }))
+        | Err(ContainerError::State(state::StateError::Io { .. }))
+            if force =>
+        {
+            let dir = StateDir::open(root, id)?;
+            return dir.remove().map_err(Into::into);
+        }
+        Err(e) => return Err(e),
+    };
+    let status = st.live_status();
+    if !status.can_delete() && !force {
+        return Err(ContainerError::WrongStatus {
+            verb: "delete",
+            id: id.into(),
+            status,
+            hint: "; stop it first or use --force",
+        });
+    }
+    destroy(dir, st, &config)
+}
+
+fn destroy(dir: StateDir, st: StateFile, config: &Config) -> Result<(), ContainerError> {
+    if let Some(cg) = &st.cgroup {
+        let _ = cg.kill_all(Signal::SIGKILL);
+    }
+    if let Some(i) = st.init {
+        if i.is_alive() {
+            let _ = kill(Pid::from_raw(i.pid), Signal::SIGKILL);
+            if !wait_gone(&i, Duration::from_secs(10)) {
+                return Err(ContainerError::StuckProcess(st.id.clone()));
+            }
+        } else {
+            let _ = waitpid(Pid::from_raw(i.pid), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+    if st.hooks.create_runtime_started || st.status != Status::Creating {
+        if let Err(e) = hooks::run(
+            &hook_list(config, HookKind::Poststop),
+            HookKind::Poststop,
+            &state_json(&st, Status::Stopped),
+        ) {
+            warn!("{e}");
+        }
+    }
+    if let Some(cg) = &st.cgroup {
+        cg.destroy()?;
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+/// Signals a foreground `run` forwards to the container's init (all that a terminal or a
+/// supervisor sends; SIGCHLD and SIGWINCH are handled by `run` itself).
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCONT,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGPIPE,
+];
+
 /// `run` in the foreground: create, start, wait (forwarding signals; proxying the pty when
 /// `process.terminal` is true), delete; returns the container's exit status (128+N when it
 /// died of signal N).
-pub fn run(_opts: &CreateOptions) -> Result<i32, ContainerError> {
-    Err(ContainerError::NotImplemented)
+///
+/// # Errors
+/// Any error of create or start (then nothing is left behind).
+pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
+    let created = create(opts, true)?;
+    let pid = Pid::from_raw(created.pid());
+    // Block the signals we handle before the program starts, so none is lost; the init was
+    // forked before and keeps its own mask.
+    let mut mask = nix::sys::signal::SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.add(Signal::SIGWINCH);
+    for s in FORWARDED {
+        mask.add(*s);
+    }
+    let old_mask = mask
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .map_err(|e| io("sigprocmask")(e.into()))?;
+    let sfd =
+        nix::sys::signalfd::SignalFd::with_flags(&mask, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| io("signalfd")(e.into()));
+    let result = (|| {
+        let sfd = sfd?;
+        let Created {
+            dir,
+            mut state,
+            config,
+            pty_master,
+        } = created;
+        let raw = pty_master
+            .as_ref()
+            .and_then(|_| crate::tty::RawMode::enter());
+        if let Some(m) = &pty_master {
+            crate::tty::forward_window_size(m.as_fd());
+        }
+        if let Err(e) = start_locked(&dir, &mut state, &config) {
+            drop(raw);
+            let _ = destroy(dir, state, &config);
+            return Err(e);
+        }
+        // Unlock while waiting, so `state`, `kill` and `list` work on the running container.
+        let id = state.id.clone();
+        drop(dir);
+        let status = wait_foreground(pid, &sfd, pty_master.as_ref());
+        drop(raw);
+        let (dir, st, config) = load(&opts.root, &id)?;
+        destroy(dir, st, &config)?;
+        Ok(status)
+    })();
+    let _ = old_mask.thread_set_mask();
+    result
+}
+
+fn exit_code(ws: WaitStatus) -> Option<i32> {
+    match ws {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Wait for the init, forwarding signals, proxying the pty. Returns its exit status.
+fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&OwnedFd>) -> i32 {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut stdin_open = pty.is_some();
+    let mut pty_open = pty.is_some();
+    loop {
+        if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            if let Some(code) = exit_code(ws) {
+                if let Some(m) = pty {
+                    // Drain what the program wrote before it exited.
+                    let _ = nix::fcntl::fcntl(
+                        std::os::fd::AsRawFd::as_raw_fd(m),
+                        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                    );
+                    while crate::tty::pump(m.as_fd(), stdout.as_fd()) {
+                        let mut probe = [PollFd::new(m.as_fd(), PollFlags::POLLIN)];
+                        if poll(&mut probe, PollTimeout::ZERO).unwrap_or(0) == 0 {
+                            break;
+                        }
+                    }
+                }
+                return code;
+            }
+        }
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(m) = pty {
+            if pty_open {
+                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+            }
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if ready[0] {
+            if let Ok(Some(info)) = sfd.read_signal() {
+                let sig = Signal::try_from(info.ssi_signo as i32).ok();
+                match sig {
+                    Some(Signal::SIGCHLD) | None => {}
+                    Some(Signal::SIGWINCH) => {
+                        if let Some(m) = pty {
+                            crate::tty::forward_window_size(m.as_fd());
+                        }
+                    }
+                    Some(s) => {
+                        let _ = kill(pid, s);
+                    }
+                }
+            }
+        }
+        if let Some(m) = pty {
+            let mut i = 1;
+            if pty_open {
+                if ready[i] && !crate::tty::pump(m.as_fd(), stdout.as_fd()) {
+                    pty_open = false;
+                }
+                i += 1;
+            }
+            if stdin_open
+                && ready.get(i).copied().unwrap_or(false)
+                && !crate::tty::pump(stdin.as_fd(), m.as_fd())
+            {
+                stdin_open = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_like_runc() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("usr1").unwrap(), Signal::SIGUSR1);
+        assert!(parse_signal("NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("\"NOPE\""));
+        assert!(parse_signal("99").is_err());
+    }
 }

@@ -14,6 +14,7 @@ pub mod capabilities;
 pub mod container;
 pub mod hooks;
 pub mod id;
+pub mod init;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;
@@ -23,3 +24,5 @@ pub mod spec;
 pub mod spec_default;
 pub mod state;
 pub mod tty;
+
+pub use spec::OCI_VERSION;

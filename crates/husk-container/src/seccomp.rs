@@ -1,1 +1,597 @@
-//! seccomp (placeholder: being written)
+//! Seccomp: `linux.seccomp` compiled into a libseccomp filter in the parent ([`compile`]) and
+//! loaded by the container's init ([`SeccompProgram::load`]).
+//!
+//! The filter context is built before fork, so every config error (an action with an errno it
+//! cannot take, a bad argument index, an architecture the host's libseccomp lacks, a rule
+//! libseccomp refuses) is reported by the parent with the field's JSON name, before anything
+//! is created; the context is plain memory and survives fork, so the init only loads it.
+//!
+//! Where the init loads it (runc's order): with `process.noNewPrivileges` false the filter is
+//! loaded while the init is still root with CAP_SYS_ADMIN, before the capabilities are dropped
+//! and the user is switched (seccomp(2) without no_new_privs needs CAP_SYS_ADMIN), so the
+//! profile must allow the setup syscalls that follow (capset, setresuid, prctl, execve...);
+//! with it true, just before execve, after no_new_privs is set. The filter never sets
+//! no_new_privs itself (libseccomp's default would): that is `process.noNewPrivileges`' job.
+//!
+//! Done here: defaultAction, defaultErrnoRet, architectures, syscalls (names, action, errnoRet,
+//! args with index, value, valueTwo, op), flags SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC
+//! (libseccomp filter attributes). Left for the security issue (issue 5), refused with a clear
+//! error until then rather than ignored:
+//! - `SCMP_ACT_NOTIFY`, `listenerPath`, `listenerMetadata` (the listener fd must be sent to the
+//!   agent with the state);
+//! - the flag `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Debian's libseccomp 2.5.4 has no
+//!   attribute for it: export the BPF and call seccomp(2) with the flags, in husk-sys).
+//!
+//! Not done yet, and not refused: runc's ENOSYS rule (per architecture, syscalls newer than the
+//! profile's newest return ENOSYS instead of the default action), so a profile with a deny
+//! default makes unknown new syscalls fail with that default.
+//!
+//! Sources: runtime-spec `config-linux.md` "Seccomp", `man 2 seccomp`, `man 3 seccomp_init`,
+//! `man 3 seccomp_rule_add`, `man 3 seccomp_attr_set`, `man 3 seccomp_arch_add`.
+
+use libseccomp::error::SeccompError as ScmpError;
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
+
+/// The kernel caps SECCOMP_RET_ERRNO's data at MAX_ERRNO (include/linux/err.h): a larger
+/// errnoRet would silently become 4095, so it is refused.
+const MAX_ERRNO: u32 = 4095;
+
+/// A syscall has at most six arguments (`struct seccomp_data.args[6]`).
+const SYSCALL_ARGS: usize = 6;
+
+/// A `linux.seccomp` profile compiled into a libseccomp filter context, ready to load.
+///
+/// Built by [`compile`] in the parent; it survives fork (plain memory) and the init calls
+/// [`SeccompProgram::load`].
+#[derive(Debug)]
+pub struct SeccompProgram {
+    ctx: ScmpFilterContext,
+}
+
+/// What is wrong with `linux.seccomp`, or why loading the filter failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// An errno given with an action that returns none (the spec requires an error).
+    #[error(
+        "{field}: {errno} is given with {action}, an action that returns no errno; remove it, \
+         or use SCMP_ACT_ERRNO or SCMP_ACT_TRACE"
+    )]
+    ErrnoWithoutErrnoAction {
+        /// `linux.seccomp.defaultErrnoRet` or `linux.seccomp.syscalls[i].errnoRet`.
+        field: String,
+        /// The errno given.
+        errno: u32,
+        /// The action it was given with.
+        action: LinuxSeccompAction,
+    },
+    /// An errno (or trace value) out of the kernel's range.
+    #[error("{field}: {value} is out of range for {action}; the largest value is {max}")]
+    ErrnoOutOfRange {
+        /// The errnoRet field.
+        field: String,
+        /// The value given.
+        value: u32,
+        /// The action.
+        action: LinuxSeccompAction,
+        /// The largest accepted value.
+        max: u32,
+    },
+    /// SCMP_ACT_NOTIFY is not implemented yet.
+    #[error(
+        "{field}: SCMP_ACT_NOTIFY is not supported by husk yet (it needs linux.seccomp.listenerPath \
+         and a seccomp agent); use another action"
+    )]
+    NotifyUnsupported {
+        /// The action field.
+        field: String,
+    },
+    /// listenerPath or listenerMetadata is given (only meaningful with SCMP_ACT_NOTIFY).
+    #[error(
+        "{field} is not supported by husk yet (SCMP_ACT_NOTIFY is not implemented); remove it"
+    )]
+    ListenerUnsupported {
+        /// `linux.seccomp.listenerPath` or `linux.seccomp.listenerMetadata`.
+        field: &'static str,
+    },
+    /// A filter flag husk cannot set yet.
+    #[error("{field}: {flag} is not supported by husk yet (this host's libseccomp has no attribute for it); remove it")]
+    FlagUnsupported {
+        /// `linux.seccomp.flags[i]`.
+        field: String,
+        /// The flag.
+        flag: LinuxSeccompFilterFlag,
+    },
+    /// libseccomp refused a filter flag.
+    #[error("{field}: setting {flag} failed: {source}")]
+    Flag {
+        /// `linux.seccomp.flags[i]`.
+        field: String,
+        /// The flag.
+        flag: LinuxSeccompFilterFlag,
+        /// libseccomp's error.
+        source: ScmpError,
+    },
+    /// An architecture unknown to libseccomp, or one it refuses to add.
+    #[error("{field}: {arch} cannot be added to the filter: {source}")]
+    Architecture {
+        /// `linux.seccomp.architectures[i]`.
+        field: String,
+        /// The architecture as written in config.json.
+        arch: String,
+        /// libseccomp's error.
+        source: ScmpError,
+    },
+    /// `names` is empty (the spec requires at least one).
+    #[error("{field}: names must list at least one syscall")]
+    EmptyNames {
+        /// `linux.seccomp.syscalls[i].names`.
+        field: String,
+    },
+    /// An argument index past the sixth.
+    #[error("{field}: {index} is out of range; a syscall's arguments are 0 to 5")]
+    ArgIndex {
+        /// `linux.seccomp.syscalls[i].args[j].index`.
+        field: String,
+        /// The index given.
+        index: usize,
+    },
+    /// libseccomp refused a rule.
+    #[error("{field}: adding the rule for {name} failed: {source}")]
+    Rule {
+        /// `linux.seccomp.syscalls[i].names[j]`.
+        field: String,
+        /// The syscall name.
+        name: String,
+        /// libseccomp's error.
+        source: ScmpError,
+    },
+    /// seccomp_init failed.
+    #[error("linux.seccomp.defaultAction: creating the filter with {action} failed: {source}")]
+    Init {
+        /// The default action.
+        action: LinuxSeccompAction,
+        /// libseccomp's error.
+        source: ScmpError,
+    },
+    /// seccomp_load failed in the container's init.
+    #[error(
+        "loading the seccomp filter (seccomp_load) failed: {source}; without \
+         process.noNewPrivileges it needs CAP_SYS_ADMIN, so it must be loaded before the \
+         capabilities are dropped"
+    )]
+    Load {
+        /// libseccomp's error.
+        source: ScmpError,
+    },
+}
+
+/// The libseccomp action for a spec action and its errno (`errno_field` names the field for
+/// messages).
+fn action(
+    act: LinuxSeccompAction,
+    errno: Option<u32>,
+    action_field: &str,
+    errno_field: &str,
+) -> Result<ScmpAction, SeccompError> {
+    let value = |max: u32| -> Result<u16, SeccompError> {
+        let v = errno.unwrap_or(libc::EPERM as u32);
+        if v > max {
+            return Err(SeccompError::ErrnoOutOfRange {
+                field: errno_field.to_string(),
+                value: v,
+                action: act,
+                max,
+            });
+        }
+        // v <= max <= u16::MAX
+        Ok(v as u16)
+    };
+    let no_errno = |a: ScmpAction| match errno {
+        Some(errno) => Err(SeccompError::ErrnoWithoutErrnoAction {
+            field: errno_field.to_string(),
+            errno,
+            action: act,
+        }),
+        None => Ok(a),
+    };
+    match act {
+        LinuxSeccompAction::ScmpActErrno => Ok(ScmpAction::Errno(i32::from(value(MAX_ERRNO)?))),
+        // SECCOMP_RET_TRACE passes 16 bits of data to the tracer.
+        LinuxSeccompAction::ScmpActTrace => Ok(ScmpAction::Trace(value(u32::from(u16::MAX))?)),
+        // SCMP_ACT_KILL is libseccomp's old name of SCMP_ACT_KILL_THREAD.
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            no_errno(ScmpAction::KillThread)
+        }
+        LinuxSeccompAction::ScmpActKillProcess => no_errno(ScmpAction::KillProcess),
+        LinuxSeccompAction::ScmpActTrap => no_errno(ScmpAction::Trap),
+        LinuxSeccompAction::ScmpActLog => no_errno(ScmpAction::Log),
+        LinuxSeccompAction::ScmpActAllow => no_errno(ScmpAction::Allow),
+        LinuxSeccompAction::ScmpActNotify => Err(SeccompError::NotifyUnsupported {
+            field: action_field.to_string(),
+        }),
+    }
+}
+
+/// The libseccomp comparison for one `args` entry. For SCMP_CMP_MASKED_EQ, `value` is the mask
+/// and `valueTwo` the value the masked argument must equal (runc's and libseccomp's reading:
+/// `datum_a` is the mask); the other operators compare with `value` and ignore `valueTwo`.
+fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, SeccompError> {
+    let index = arg.index();
+    if index >= SYSCALL_ARGS {
+        return Err(SeccompError::ArgIndex {
+            field: format!("{field}.index"),
+            index,
+        });
+    }
+    let op = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
+        LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
+        LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+        LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
+        LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+        LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(arg.value()),
+    };
+    let datum = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpMaskedEq => arg.value_two().unwrap_or(0),
+        _ => arg.value(),
+    };
+    // index < 6
+    Ok(ScmpArgCompare::new(index as u32, op, datum))
+}
+
+/// Compiles `linux.seccomp` into a filter context (in the parent, before fork).
+///
+/// - `defaultAction` with `defaultErrnoRet` (EPERM when absent, for SCMP_ACT_ERRNO and
+///   SCMP_ACT_TRACE; refused with any other action, as the spec requires);
+/// - `architectures`: added to the native one (syscalls of another ABI hit the libseccomp
+///   default bad-arch action, kill);
+/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC;
+/// - `syscalls`: one rule per name with its action and `errnoRet`; `args` are ANDed in one rule,
+///   except when an argument index appears twice, where each comparison becomes a rule of its
+///   own (runc's behaviour, which profiles written for it rely on). A name unknown to this
+///   host's libseccomp is skipped with a warning (the spec: a runtime may not know every
+///   syscall); a rule whose action is the default action is skipped (libseccomp refuses it and
+///   it changes nothing). Several rules for one syscall combine as libseccomp combines them.
+///
+/// # Errors
+/// A [`SeccompError`] naming the field (`linux.seccomp.syscalls[2].errnoRet`, ...) for every
+/// config problem; see the module docs for what is refused until issue 5.
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
+    let default = action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "linux.seccomp.defaultAction",
+        "linux.seccomp.defaultErrnoRet",
+    )?;
+    if seccomp.listener_path().is_some() {
+        return Err(SeccompError::ListenerUnsupported {
+            field: "linux.seccomp.listenerPath",
+        });
+    }
+    if seccomp.listener_metadata().is_some() {
+        return Err(SeccompError::ListenerUnsupported {
+            field: "linux.seccomp.listenerMetadata",
+        });
+    }
+    let mut ctx = ScmpFilterContext::new(default).map_err(|source| SeccompError::Init {
+        action: seccomp.default_action(),
+        source,
+    })?;
+    // no_new_privs is process.noNewPrivileges' to set, not the filter's (libseccomp sets it by
+    // default when loading).
+    ctx.set_ctl_nnp(false)
+        .map_err(|source| SeccompError::Init {
+            action: seccomp.default_action(),
+            source,
+        })?;
+
+    for (i, arch) in seccomp.architectures().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.architectures[{i}]");
+        // The JSON spelling, e.g. SCMP_ARCH_X86_64, which is also libseccomp's.
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{arch:?}"));
+        name.parse::<ScmpArch>()
+            .and_then(|a| ctx.add_arch(a).map(|_| ()))
+            .map_err(|source| SeccompError::Architecture {
+                field,
+                arch: name,
+                source,
+            })?;
+    }
+
+    for (i, flag) in seccomp.flags().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.flags[{i}]");
+        let set = match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                return Err(SeccompError::FlagUnsupported { field, flag: *flag })
+            }
+        };
+        set.map_err(|source| SeccompError::Flag {
+            field: field.clone(),
+            flag: *flag,
+            source,
+        })?;
+    }
+
+    for (i, syscall) in seccomp.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(
+            syscall.action(),
+            syscall.errno_ret(),
+            &format!("{field}.action"),
+            &format!("{field}.errnoRet"),
+        )?;
+        if syscall.names().is_empty() {
+            return Err(SeccompError::EmptyNames {
+                field: format!("{field}.names"),
+            });
+        }
+        let args = syscall.args().as_deref().unwrap_or_default();
+        let mut conditions = Vec::with_capacity(args.len());
+        let mut seen = [0usize; SYSCALL_ARGS];
+        for (j, arg) in args.iter().enumerate() {
+            let c = comparison(arg, &format!("{field}.args[{j}]"))?;
+            seen[arg.index()] += 1;
+            conditions.push(c);
+        }
+        if act == default {
+            tracing::debug!("{field}: action is the default action; rule skipped");
+            continue;
+        }
+        let one_rule_per_condition = seen.iter().any(|&n| n > 1);
+        for (j, name) in syscall.names().iter().enumerate() {
+            let name_field = format!("{field}.names[{j}]");
+            let Ok(nr) = ScmpSyscall::from_name(name) else {
+                tracing::warn!(
+                    "{name_field}: {name} is not a syscall this host's libseccomp knows; \
+                     the rule is skipped"
+                );
+                continue;
+            };
+            let rule_err = |source| SeccompError::Rule {
+                field: name_field.clone(),
+                name: name.clone(),
+                source,
+            };
+            if one_rule_per_condition {
+                for c in &conditions {
+                    ctx.add_rule_conditional(act, nr, std::slice::from_ref(c))
+                        .map_err(rule_err)?;
+                }
+            } else {
+                ctx.add_rule_conditional(act, nr, &conditions)
+                    .map_err(rule_err)?;
+            }
+        }
+    }
+    Ok(SeccompProgram { ctx })
+}
+
+impl SeccompProgram {
+    /// Loads the filter into the calling thread (seccomp_load, `man 3 seccomp_load`; with
+    /// SECCOMP_FILTER_FLAG_TSYNC into every thread). Irreversible; inherited across fork and
+    /// execve.
+    ///
+    /// Without no_new_privs set on the thread, the kernel requires CAP_SYS_ADMIN: call it before
+    /// the capabilities are dropped (see the module docs for the order).
+    ///
+    /// # Errors
+    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2)).
+    pub fn load(&self) -> Result<(), SeccompError> {
+        self.ctx
+            .load()
+            .map_err(|source| SeccompError::Load { source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::test_child;
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn err(json: &str) -> String {
+        compile(&profile(json)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn default_errno_ret_with_an_action_without_errno_is_refused() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1}"#),
+            "linux.seccomp.defaultErrnoRet: 1 is given with SCMP_ACT_ALLOW, an action that \
+             returns no errno; remove it, or use SCMP_ACT_ERRNO or SCMP_ACT_TRACE"
+        );
+        compile(&profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38}"#,
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn errno_ret_with_kill_is_refused() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_KILL_PROCESS", "errnoRet": 1}]}"#),
+            "linux.seccomp.syscalls[1].errnoRet: 1 is given with SCMP_ACT_KILL_PROCESS, an \
+             action that returns no errno; remove it, or use SCMP_ACT_ERRNO or SCMP_ACT_TRACE"
+        );
+    }
+
+    #[test]
+    fn errno_ret_above_max_errno_is_refused() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 4096}]}"#),
+            "linux.seccomp.syscalls[0].errnoRet: 4096 is out of range for SCMP_ACT_ERRNO; the \
+             largest value is 4095"
+        );
+    }
+
+    #[test]
+    fn arg_index_past_five_is_refused() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["dup"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                          {"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#),
+            "linux.seccomp.syscalls[0].args[1].index: 6 is out of range; a syscall's \
+             arguments are 0 to 5"
+        );
+    }
+
+    #[test]
+    fn empty_names_are_refused() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": [], "action": "SCMP_ACT_ERRNO"}]}"#),
+            "linux.seccomp.syscalls[0].names: names must list at least one syscall"
+        );
+    }
+
+    #[test]
+    fn issue_5_features_are_refused_not_ignored() {
+        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"}]}"#)
+        .starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported"));
+        assert!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"}"#)
+                .starts_with("linux.seccomp.listenerPath is not supported")
+        );
+        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
+                ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#)
+        .starts_with(
+            "linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported"
+        ));
+    }
+
+    #[test]
+    fn unknown_names_and_default_action_rules_are_skipped() {
+        let p = compile(&profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "syscalls": [
+                {"names": ["no_such_syscall", "getcwd"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["socketcall"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        ))
+        .unwrap();
+        assert!(p.ctx.get_ctl_log().unwrap());
+        assert!(p.ctx.get_ctl_ssb().unwrap());
+        assert!(!p.ctx.get_ctl_nnp().unwrap());
+        assert!(p.ctx.is_arch_present(ScmpArch::X86).unwrap());
+        assert!(p.ctx.is_arch_present(ScmpArch::X32).unwrap());
+    }
+
+    /// The child half of [`load_makes_syscalls_fail_with_the_errno`]: loads the profile and
+    /// prints what the denied calls returned.
+    fn load_in_child() {
+        let p = compile(&profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42},
+                {"names": ["dup"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["dup3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 71,
+                 "args": [{"index": 2, "value": 524288, "valueTwo": 524288,
+                           "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
+        ))
+        .unwrap();
+        p.load().unwrap();
+        let errno = |r: nix::Result<std::os::fd::RawFd>| match r {
+            Ok(fd) => {
+                nix::unistd::close(fd).unwrap();
+                "ok".to_string()
+            }
+            Err(e) => format!("{}", e as i32),
+        };
+        println!();
+        println!(
+            "getcwd={}",
+            std::env::current_dir().unwrap_err().raw_os_error().unwrap()
+        );
+        println!("dup(2)={}", errno(nix::unistd::dup(2)));
+        println!("dup(1)={}", errno(nix::unistd::dup(1)));
+        let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+        println!(
+            "dup3(cloexec)={}",
+            errno(nix::unistd::dup3(1, 100, cloexec))
+        );
+        let none = nix::fcntl::OFlag::empty();
+        println!("dup3(0)={}", errno(nix::unistd::dup3(1, 100, none)));
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Seccomp:")).unwrap();
+        println!("{line}");
+    }
+
+    #[test]
+    fn load_makes_syscalls_fail_with_the_errno() {
+        const NAME: &str = "seccomp::tests::load_makes_syscalls_fail_with_the_errno";
+        if test_child::is_child(NAME) {
+            return load_in_child();
+        }
+        // Loading without no_new_privs needs CAP_SYS_ADMIN.
+        if !test_child::is_root(NAME) {
+            return;
+        }
+        let out = test_child::run(NAME);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for want in [
+            "getcwd=42",
+            "dup(2)=13",
+            "dup(1)=ok",
+            "dup3(cloexec)=71",
+            "dup3(0)=ok",
+            "Seccomp:\t2",
+        ] {
+            assert!(
+                stdout.lines().any(|l| l == want),
+                "no `{want}` in:\n{stdout}"
+            );
+        }
+    }
+
+    #[test]
+    fn kill_process_action_kills() {
+        const NAME: &str = "seccomp::tests::kill_process_action_kills";
+        if test_child::is_child(NAME) {
+            let p = compile(&profile(
+                r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                    {"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#,
+            ))
+            .unwrap();
+            p.load().unwrap();
+            let ppid = nix::unistd::getppid();
+            println!("\nsurvived getppid: {ppid}");
+            return;
+        }
+        if !test_child::is_root(NAME) {
+            return;
+        }
+        let out = test_child::run_unchecked(NAME);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGSYS),
+            "{:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

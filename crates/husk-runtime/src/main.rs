@@ -1,2 +1,166 @@
-//! husk-runtime
-fn main() {}
+//! husk-runtime: an OCI runtime (runtime-spec v1.3) with runc's command line. This binary only
+//! parses arguments, sets up logging, dispatches to husk-container and maps errors to exit codes.
+
+mod cli;
+mod log;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use husk_container::container::{self, CreateOptions};
+
+use crate::cli::{Cli, Command, ListFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = log::init(&cli) {
+        eprintln!("husk-runtime: {e}");
+        return ExitCode::from(1);
+    }
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            // The error goes to stderr and, with --log, into the log too (clients read both).
+            if cli.log.is_some() {
+                tracing::error!("{msg}");
+            }
+            eprintln!("husk-runtime: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<u8, String> {
+    if cli.systemd_cgroup {
+        return Err("--systemd-cgroup: the systemd cgroup driver is not supported yet (and systemd is not running here); use the default cgroupfs driver".into());
+    }
+    let root = cli.root.clone();
+    let s = |e: container::ContainerError| e.to_string();
+    match &cli.command {
+        Command::Spec(a) => {
+            let bundle = a.bundle.clone().unwrap_or_else(|| ".".into());
+            husk_container::spec_default::write_default(&bundle, a.rootless)
+                .map_err(|e| e.to_string())?;
+            Ok(0)
+        }
+        Command::Create(a) => {
+            let opts = CreateOptions {
+                root,
+                id: a.id.clone(),
+                bundle: a.bundle.clone().unwrap_or_else(|| ".".into()),
+                pid_file: a.pid_file.clone(),
+                no_pivot: a.no_pivot,
+                no_new_keyring: a.no_new_keyring,
+                console_socket: a.console_socket.clone(),
+            };
+            container::create(&opts, false).map_err(s)?;
+            Ok(0)
+        }
+        Command::Start(a) => {
+            container::start(&root, &a.id).map_err(s)?;
+            Ok(0)
+        }
+        Command::Run(a) => {
+            let opts = CreateOptions {
+                root,
+                id: a.id.clone(),
+                bundle: a.bundle.clone().unwrap_or_else(|| ".".into()),
+                pid_file: a.pid_file.clone(),
+                no_pivot: a.no_pivot,
+                no_new_keyring: a.no_new_keyring,
+                console_socket: a.console_socket.clone(),
+            };
+            if a.detach {
+                container::create(&opts, false).map_err(s)?;
+                container::start(&opts.root, &opts.id).map_err(s)?;
+                return Ok(0);
+            }
+            let code = container::run(&opts).map_err(s)?;
+            Ok(u8::try_from(code).unwrap_or(255))
+        }
+        Command::State(a) => {
+            let v = container::state(&root, &a.id).map_err(s)?;
+            print_json(&v, true)?;
+            Ok(0)
+        }
+        Command::Kill(a) => {
+            let sig = container::parse_signal(a.signal.as_deref().unwrap_or("TERM")).map_err(s)?;
+            container::kill_container(&root, &a.id, sig, a.all).map_err(s)?;
+            Ok(0)
+        }
+        Command::Delete(a) => {
+            container::delete(&root, &a.id, a.force).map_err(s)?;
+            Ok(0)
+        }
+        Command::List(a) => {
+            let all = container::list(&root).map_err(s)?;
+            list(&all, a.format, a.quiet)?;
+            Ok(0)
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value, pretty: bool) -> Result<(), String> {
+    let text = if pretty {
+        serde_json::to_string_pretty(v)
+    } else {
+        serde_json::to_string(v)
+    }
+    .map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| format!("write to stdout: {e}"))
+}
+
+/// runc's `list`: a table (ID PID STATUS BUNDLE CREATED OWNER), JSON, or ids only.
+fn list(all: &[serde_json::Value], format: ListFormat, quiet: bool) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(|e| format!("write to stdout: {e}"));
+    if quiet {
+        for v in all {
+            w(writeln!(out, "{}", v["id"].as_str().unwrap_or("")))?;
+        }
+        return Ok(());
+    }
+    match format {
+        ListFormat::Json => {
+            let text = serde_json::to_string(all).map_err(|e| e.to_string())?;
+            w(writeln!(out, "{text}"))
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 6]> = all
+                .iter()
+                .map(|v| {
+                    let f = |k: &str| match &v[k] {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    [
+                        f("id"),
+                        f("pid"),
+                        f("status"),
+                        f("bundle"),
+                        f("created"),
+                        f("owner"),
+                    ]
+                })
+                .collect();
+            let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut widths = head.clone().map(|h| h.len());
+            for r in &rows {
+                for (i, c) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(c.len());
+                }
+            }
+            for r in std::iter::once(&head).chain(rows.iter()) {
+                let line: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+                    .collect();
+                w(writeln!(out, "{}", line.join("   ").trim_end()))?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,441 @@
-//! husk-sys
+//! husk-sys: the one crate of husk allowed to use `unsafe`. Each function is a thin wrapper over
+//! one system call that `nix` does not offer safely (or at all), named after its man page, taking
+//! and returning owned, typed values. Every `unsafe` block states the invariant that makes it
+//! sound. Everything else in husk calls `nix` directly.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+
+use nix::unistd::Pid;
+
+/// What a process-creating call returned, in the process that sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// In the parent (or, for [`clone_parent`], the caller): the new process's pid.
+    Parent(Pid),
+    /// In the new process.
+    Child,
+}
+
+/// `fork(2)`.
+///
+/// Callers must be single-threaded: after a fork of a multi-threaded process only
+/// async-signal-safe functions may be used in the child. husk's runtime never starts threads
+/// before it forks.
+///
+/// # Errors
+/// The errno of fork(2) (EAGAIN at a pids limit, ENOMEM).
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: husk forks only from single-threaded processes (documented above), so the child
+    // may keep using the allocator and std; nix's fork has no other precondition.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// `clone(2)` with `CLONE_PARENT | SIGCHLD` and no new stack: like fork(2), but the new process
+/// is a child of the *caller's parent*. The intermediate process uses it so that the container's
+/// init (which must be forked after unshare of a pid or time namespace) is the runtime's own
+/// child, which `run` can wait for.
+///
+/// Same single-thread precondition as [`fork`].
+///
+/// # Errors
+/// The errno of clone(2); EINVAL when the caller is the init of a pid namespace.
+pub fn clone_parent() -> io::Result<Forked> {
+    let flags = (libc::CLONE_PARENT as libc::c_ulong) | (libc::SIGCHLD as libc::c_ulong);
+    // SAFETY: with a null stack pointer clone(2) duplicates the caller's stack copy-on-write,
+    // exactly like fork(2); the caller is single-threaded (documented precondition), and the
+    // remaining arguments (parent_tid, child_tid, tls) are unused without the matching flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
+/// `setdomainname(2)`: the NIS domain name of the caller's UTS namespace.
+///
+/// # Errors
+/// EINVAL when longer than 64 bytes, EPERM without CAP_SYS_ADMIN in the UTS namespace's owner.
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s live, initialised bytes; the kernel only
+    // reads them.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)` (`man 2 keyctl`): give the caller a new session
+/// keyring called `name`, so containers do not share the caller's keys.
+///
+/// # Errors
+/// The errno of keyctl(2); ENOSYS/EACCES where keyrings are unavailable.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call; the remaining
+    // variadic arguments are ignored by this keyctl operation.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            1 as libc::c_long, /* KEYCTL_JOIN_SESSION_KEYRING */
+            name.as_ptr(),
+            0 as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)` (`man 2 close_range`, Linux 5.11): mark every fd
+/// from `first` up close-on-exec, so nothing of the runtime leaks into the container's program.
+///
+/// # Errors
+/// The errno of close_range(2) (ENOSYS on kernels before 5.9/5.11).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; it dereferences no memory of ours.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)` (`man 2 ioctl_tty`): make the terminal `fd` the controlling terminal
+/// of the caller, which must be a session leader without one.
+///
+/// # Errors
+/// EPERM when the caller is not a session leader or the tty belongs to another session.
+pub fn set_controlling_terminal<F: AsFd>(fd: F) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int argument by value; no memory is passed.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSCTTY, 0 as libc::c_int) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A terminal's size in character cells (`struct winsize`, `man 2 ioctl_tty`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowSize {
+    /// Rows (lines).
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`: the size of the terminal `fd`.
+///
+/// # Errors
+/// ENOTTY when `fd` is not a terminal.
+pub fn get_window_size<F: AsFd>(fd: F) -> io::Result<WindowSize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` to the pointer, which points to a live,
+    // properly aligned local of that type.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(WindowSize {
+        rows: ws.ws_row,
+        cols: ws.ws_col,
+    })
+}
+
+/// `ioctl(fd, TIOCSWINSZ)`: set the size of the terminal `fd` (the kernel sends SIGWINCH to its
+/// foreground process group).
+///
+/// # Errors
+/// ENOTTY when `fd` is not a terminal.
+pub fn set_window_size<F: AsFd>(fd: F, size: WindowSize) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one `struct winsize` from the pointer, a live local of that type.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Bring the network interface `name` up (`SIOCGIFFLAGS` then `SIOCSIFFLAGS` with `IFF_UP`,
+/// `man 7 netdevice`) in the caller's network namespace; husk uses it for `lo` in a new one.
+///
+/// # Errors
+/// ENODEV when there is no such interface, EPERM without CAP_NET_ADMIN, EINVAL for a name of 16
+/// bytes or more.
+pub fn set_link_up(name: &str) -> io::Result<()> {
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io::Error::from)?;
+    // SAFETY: `ifreq` is a plain C struct (integers and unions of integers) for which all-zero
+    // bytes are a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name (the struct was zeroed and the name is
+    // shorter than IFNAMSIZ) and writes the flags into the same live, aligned struct.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFFLAGS just initialised the `ifru_flags` member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as for SIOCGIFFLAGS: the kernel reads the live struct.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Send `bytes` as one datagram on the unix socket `sock`, with `fds` attached as SCM_RIGHTS
+/// (`man 7 unix`).
+///
+/// # Errors
+/// The errno of sendmsg(2) (EPIPE when the peer is gone).
+pub fn send_with_fds<S: AsFd>(
+    sock: S,
+    bytes: &[u8],
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let raw: Vec<std::os::fd::RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let iov = [io::IoSlice::new(bytes)];
+    let cmsgs = if raw.is_empty() {
+        vec![]
+    } else {
+        vec![ControlMessage::ScmRights(&raw)]
+    };
+    sendmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &iov,
+        &cmsgs,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(io::Error::from)?;
+    Ok(())
+}
+
+/// The most fds one [`recv_with_fds`] accepts.
+pub const MAX_FDS: usize = 8;
+
+/// Receive one datagram from the unix socket `sock` into `buf`, taking ownership of the fds that
+/// came with it (received close-on-exec). Returns the datagram's length (0 at end of file).
+///
+/// # Errors
+/// The errno of recvmsg(2); EMSGSIZE when the datagram or its fds were truncated.
+pub fn recv_with_fds<S: AsFd>(
+    sock: S,
+    buf: &mut [u8],
+) -> io::Result<(usize, Vec<std::os::fd::OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            for fd in raw {
+                // SAFETY: the kernel just installed this fd in our table for this message (SCM_RIGHTS);
+                // nothing else in the process knows of it, so taking sole ownership is sound.
+                fds.push(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    if msg
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
+    {
+        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+    }
+    Ok((msg.bytes, fds))
+}
+
+/// `openat2(root, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` (`man 2
+/// openat2`, Linux 5.6): open `path` as if `root` were `/` — absolute symlinks and `..` cannot
+/// leave it — so a path inside a container's rootfs can never resolve to a host file.
+///
+/// # Errors
+/// The errno of openat2(2) (ENOENT, ELOOP, EXDEV...).
+pub fn open_in_root<F: AsFd, P: AsRef<std::path::Path>>(
+    root: F,
+    path: P,
+    flags: nix::fcntl::OFlag,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let rel = path.as_ref().strip_prefix("/").unwrap_or(path.as_ref());
+    let rel = if rel.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        rel
+    };
+    let fd = nix::fcntl::openat2(root.as_fd().as_raw_fd(), rel, how).map_err(io::Error::from)?;
+    // SAFETY: openat2 returned a new fd that nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// `openat(dir, path, flags | O_CLOEXEC, mode)` (`man 2 openat`), returning an owned fd.
+///
+/// # Errors
+/// The errno of openat(2).
+pub fn openat<F: AsFd, P: AsRef<std::path::Path>>(
+    dir: F,
+    path: P,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> io::Result<std::os::fd::OwnedFd> {
+    let fd = nix::fcntl::openat(
+        Some(dir.as_fd().as_raw_fd()),
+        path.as_ref(),
+        flags | nix::fcntl::OFlag::O_CLOEXEC,
+        mode,
+    )
+    .map_err(io::Error::from)?;
+    // SAFETY: openat returned a new fd that nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Reset every signal's disposition to SIG_DFL and unblock all signals (`man 7 signal`). The
+/// container's init calls it just before execve(2): ignored signals survive exec, and Rust's
+/// runtime ignores SIGPIPE, which the container's program must not inherit.
+pub fn reset_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator() {
+        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL runs no code of ours in signal context; failure (EINVAL)
+        // for a signal that cannot be caught is harmless and ignored.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        None,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_size_of_a_non_tty_is_enotty() {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let err = get_window_size(&f).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTTY));
+    }
+
+    #[test]
+    fn set_link_up_rejects_long_names() {
+        let err = set_link_up("a-name-longer-than-ifnamsiz").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn set_link_up_of_a_missing_device_is_enodev() {
+        let err = set_link_up("husknonexist0").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+    }
+
+    #[test]
+    fn fds_pass_over_a_socketpair() {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        use std::io::Read;
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        send_with_fds(&a, b"hello", &[f.as_fd()]).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, fds) = recv_with_fds(&b, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(fds.len(), 1);
+        let mut got = String::new();
+        std::fs::File::from(fds.into_iter().next().unwrap())
+            .read_to_string(&mut got)
+            .unwrap();
+        assert!(got.starts_with(&std::process::id().to_string()));
+    }
+
+    #[test]
+    fn open_in_root_cannot_climb_out() {
+        let t = std::env::temp_dir().join(format!("husk-sys-test-{}", std::process::id()));
+        std::fs::create_dir_all(t.join("etc")).unwrap();
+        std::fs::write(t.join("etc/hostname"), "inside").unwrap();
+        let _ = std::fs::remove_file(t.join("link"));
+        std::os::unix::fs::symlink("/etc/hostname", t.join("link")).unwrap();
+        let root = std::fs::File::open(&t).unwrap();
+        let f = open_in_root(&root, "/link", nix::fcntl::OFlag::O_RDONLY).unwrap();
+        let mut s = String::new();
+        use std::io::Read;
+        std::fs::File::from(f).read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        let f = open_in_root(&root, "../../../etc/hostname", nix::fcntl::OFlag::O_RDONLY).unwrap();
+        let mut s = String::new();
+        std::fs::File::from(f).read_to_string(&mut s).unwrap();
+        assert_eq!(s, "inside");
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn cloexec_from_high_fd_succeeds() {
+        cloexec_from(100_000).unwrap();
+    }
+}

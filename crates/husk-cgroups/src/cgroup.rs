@@ -1,0 +1,853 @@
+//! One container's cgroup: its directory in every hierarchy of the host, created and removed
+//! by husk, recorded in state.json (serde) so later verbs (kill --all, delete) reopen it.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+use crate::devices::{default_allowed, rules_from_spec};
+use crate::error::CgroupError;
+use crate::fs::{parse_pids, read_file, write_file};
+use crate::layout::{CgroupVersion, Layout, LayoutKind};
+use crate::path::{is_below, place, CgroupsPath};
+use crate::{resources, v1, v2};
+
+/// How long destroy() retries rmdir on EBUSY (the last processes are still exiting).
+const RMDIR_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long kill_all(SIGKILL) waits for the cgroup to empty.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a freeze may take before kill_all gives up freezing and signals anyway.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The container's cgroup in one hierarchy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CgroupDir {
+    version: CgroupVersion,
+    controllers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    mount_point: PathBuf,
+    cgroup_path: String,
+    path: PathBuf,
+    /// The directories create() made, shallowest first; the only ones destroy() removes.
+    created: Vec<PathBuf>,
+}
+
+impl CgroupDir {
+    /// v1 or v2.
+    pub fn version(&self) -> CgroupVersion {
+        self.version
+    }
+
+    /// The v1 controllers of the hierarchy (empty for v2 and for a named hierarchy).
+    pub fn controllers(&self) -> &[String] {
+        &self.controllers
+    }
+
+    /// The host directory of the container's cgroup, e.g.
+    /// `/sys/fs/cgroup/memory/process_api/x/c1`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The cgroup path inside the hierarchy, as /proc/PID/cgroup shows it (`/process_api/x/c1`).
+    pub fn cgroup_path(&self) -> &str {
+        &self.cgroup_path
+    }
+
+    /// Whether create() made the container's own directory (false: it joined an existing
+    /// cgroup, which destroy() leaves in place).
+    pub fn created_leaf(&self) -> bool {
+        self.created.last() == Some(&self.path)
+    }
+}
+
+/// What the container's `cgroup` mount must show for one hierarchy (runtime-spec
+/// config-linux.md, "cgroup mount"; runc mounts a tmpfs at the destination on v1 and one entry
+/// per hierarchy under it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// The directory name under the mount destination (the host mount point's base name:
+    /// `memory`, `cpu,cpuacct`, `systemd`, `unified`); empty on a pure v2 host, where the
+    /// cgroup2 mount is the destination itself.
+    pub name: String,
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: String,
+    /// Mount data for a fresh mount in a cgroup namespace: `memory`, `cpu,cpuacct`,
+    /// `name=systemd` for v1, empty for cgroup2.
+    pub data: String,
+    /// The host directory of the container's cgroup in that hierarchy (the bind-mount source
+    /// without a cgroup namespace).
+    pub host_path: PathBuf,
+    /// Symlinks to make next to a co-mounted entry, each pointing to `name`: `cpu` and
+    /// `cpuacct` for `cpu,cpuacct`.
+    pub symlinks: Vec<String>,
+}
+
+/// One container's cgroup: its directory in every hierarchy of the layout.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Cgroup {
+    kind: LayoutKind,
+    dirs: Vec<CgroupDir>,
+}
+
+impl Cgroup {
+    /// Validate `linux.resources` before anything is created (issue 2: only `devices` is
+    /// supported). Every other field that is set (memory, cpu, pids, blockIO, hugepageLimits,
+    /// network, rdma, unified) is refused naming the JSON field, e.g.
+    /// "linux.resources.memory.limit: cgroup resource limits are not supported yet".
+    /// `pids_limit` is the presence-aware `linux.resources.pids.limit` (oci-spec reads an
+    /// absent limit as 0; the caller passes the real Option). Device rules are checked for
+    /// shape ([`CgroupError::InvalidDeviceRule`]); see [`Layout::check_resources`] for what
+    /// depends on the host.
+    pub fn check_supported(
+        resources: &LinuxResources,
+        pids_limit: Option<i64>,
+    ) -> Result<(), CgroupError> {
+        resources::check_supported(resources, pids_limit)
+    }
+
+    /// Create (mkdir -p) the container's cgroup in every hierarchy of `layout`.
+    ///
+    /// `cgroups_path` is `linux.cgroupsPath`: absolute is taken as given, below each
+    /// hierarchy's mount root; relative goes below the runtime's own cgroup
+    /// (/proc/self/cgroup) on v1 and below its parent on v2 (no-internal-process rule); None
+    /// or "" is the relative path `id` (what runc 1.1 does with the cgroupfs driver). The
+    /// systemd form `slice:prefix:name` and `..` components are refused.
+    ///
+    /// The directories it makes are recorded, and only those are removed by
+    /// [`Cgroup::destroy`]: joining an existing cgroup (a pod's) works and leaves it in place
+    /// on delete. (runc removes the container's own directory even when it pre-existed; husk
+    /// does not, so a cgroup it did not make is never taken away from its owner.) A joined
+    /// cgroup that already has processes is logged as a warning, as runc 1.1 does.
+    ///
+    /// On failure, what was made so far is removed again.
+    pub fn create(
+        layout: &Layout,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        let path = CgroupsPath::parse(cgroups_path, id)?;
+        // Place everything first so a bad path creates nothing.
+        let placements = layout
+            .hierarchies()
+            .iter()
+            .map(|h| place(h, &path).map(|p| (h, p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cgroup = Cgroup {
+            kind: layout.kind(),
+            dirs: Vec::with_capacity(placements.len()),
+        };
+        for (hierarchy, placement) in placements {
+            let mut created = Vec::new();
+            let mut made = mkdir_p(&placement.dir, &hierarchy.mount_point, &mut created);
+            if made.is_ok() && hierarchy.has_controller("cpuset") {
+                made = created
+                    .iter()
+                    .try_for_each(|d| v1::cpuset::inherit_from_parent(d));
+            }
+            cgroup.dirs.push(CgroupDir {
+                version: hierarchy.version,
+                controllers: hierarchy.controllers.clone(),
+                name: hierarchy.name.clone(),
+                mount_point: hierarchy.mount_point.clone(),
+                cgroup_path: placement.cgroup_path,
+                path: placement.dir,
+                created,
+            });
+            if let Err(error) = made {
+                if let Err(cleanup) = cgroup.destroy() {
+                    tracing::warn!("removing the partly created cgroup: {cleanup}");
+                }
+                return Err(error);
+            }
+        }
+        if cgroup.dirs.iter().any(|d| !d.created_leaf()) {
+            match cgroup.procs() {
+                Ok(pids) if !pids.is_empty() => tracing::warn!(
+                    "the container's cgroup already exists and has {} process(es); joining it",
+                    pids.len()
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::debug!("reading the joined cgroup: {error}"),
+            }
+        }
+        Ok(cgroup)
+    }
+
+    /// The container's directory in each hierarchy.
+    pub fn dirs(&self) -> &[CgroupDir] {
+        &self.dirs
+    }
+
+    /// The kind of host the cgroup was made on.
+    pub fn kind(&self) -> LayoutKind {
+        self.kind
+    }
+
+    /// The container's cgroup2 directory, if the host has cgroup2 (for CLONE_INTO_CGROUP).
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.dir(CgroupVersion::V2, None).map(CgroupDir::path)
+    }
+
+    /// Move process `pid` into the container's cgroup in every hierarchy by writing it to
+    /// cgroup.procs (cgroups(7), "Creating cgroups and moving processes"). Errors name the
+    /// file (ESRCH when the process is gone).
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        self.check_paths()?;
+        let value = pid.to_string();
+        for dir in &self.dirs {
+            write_file(&dir.path.join("cgroup.procs"), &value)?;
+        }
+        Ok(())
+    }
+
+    /// Apply `linux.resources`; issue 2 applies `devices` only (the rest is refused by
+    /// [`Cgroup::check_supported`] first).
+    ///
+    /// v1 (and hybrid, where `devices` is a v1 controller): `a` to devices.deny, then the
+    /// container's rules in order (`TYPE MAJOR:MINOR ACCESS`, `*` for -1/absent numbers),
+    /// then the default allow list (c/b *:* m, null, random, full, tty, console, zero,
+    /// urandom, 136:*, ptmx, tun; runc 1.1's list plus console). Without `resources` or
+    /// without `devices`, the container still gets deny-all plus the defaults.
+    ///
+    /// Pure v2: device rules need a BPF_CGROUP_DEVICE program, which husk does not load yet.
+    /// Deny-all and the default rules are skipped (tracing debug); any other rule is refused
+    /// with [`CgroupError::DeviceRuleNeedsBpf`] naming `linux.resources.devices[i]`.
+    pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        self.check_paths()?;
+        let rules = match resources.and_then(|r| r.devices().as_ref()) {
+            Some(devices) => rules_from_spec(devices)?,
+            None => Vec::new(),
+        };
+        if let Some(dir) = self.dir(CgroupVersion::V1, Some("devices")) {
+            v1::devices::apply(&dir.path, &rules)
+        } else if self.dir(CgroupVersion::V2, None).is_some() {
+            v2::devices::apply(&rules)
+        } else if rules
+            .iter()
+            .all(|r| r.is_deny_all() || default_allowed().contains(r))
+        {
+            tracing::debug!("no devices controller on this host; default device rules skipped");
+            Ok(())
+        } else {
+            Err(CgroupError::NoDevicesController)
+        }
+    }
+
+    /// Every pid in the cgroup and the cgroups below it (made by the container), sorted, read
+    /// from cgroup.procs of one hierarchy (every process is in every hierarchy): the v2 one
+    /// on a unified host, else the v1 freezer, pids, devices or memory one.
+    pub fn procs(&self) -> Result<Vec<i32>, CgroupError> {
+        self.check_paths()?;
+        let Some(dir) = self.primary() else {
+            return Ok(Vec::new());
+        };
+        let mut pids = Vec::new();
+        collect_pids(&dir.path, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// Send `signal` to every process of the cgroup (`kill --all`, `delete --force`).
+    ///
+    /// The cgroup is frozen while the pids are read and signalled (v1 freezer.state, v2
+    /// cgroup.freeze) so a process cannot fork a child that escapes the signal; a cgroup that
+    /// was frozen before stays frozen, except after SIGKILL (frozen processes only die once
+    /// thawed). For SIGKILL on v2 with cgroup.kill (Linux 5.14) the kernel does it in one
+    /// write. For SIGKILL, it then waits until the cgroup is empty, re-signalling stragglers,
+    /// at most 5 s ([`CgroupError::KillTimeout`] with the pids left). A process that is
+    /// already gone (ESRCH) is not an error.
+    pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
+        self.check_paths()?;
+        let Some(primary) = self.primary() else {
+            return Ok(());
+        };
+        if signal == Signal::SIGKILL && self.kind == LayoutKind::Unified {
+            let kill_file = primary.path.join("cgroup.kill");
+            if kill_file.exists() {
+                write_file(&kill_file, "1")?;
+                return self.wait_empty(primary);
+            }
+        }
+        let freezer = self.freezer();
+        let was_frozen = match &freezer {
+            Some(f) => f.is_frozen()?,
+            None => false,
+        };
+        let frozen = match &freezer {
+            Some(f) if !was_frozen => f.freeze()?,
+            _ => was_frozen,
+        };
+        let signalled = self.signal_each(primary, signal);
+        if let Some(f) = &freezer {
+            if frozen && (!was_frozen || signal == Signal::SIGKILL) {
+                f.thaw()?;
+            }
+        }
+        signalled?;
+        if signal == Signal::SIGKILL {
+            self.wait_empty(primary)?;
+        }
+        Ok(())
+    }
+
+    /// Remove the directories create() made, deepest first, in every hierarchy. The
+    /// container's own directory loses its sub-cgroups (made by the container) first. rmdir
+    /// is retried on EBUSY for up to 2 s (processes still exiting); then
+    /// [`CgroupError::Busy`] names the directory and its pids. A directory create() made above
+    /// the container's own (e.g. `pod` of `/pod/c1`) that now holds another container's
+    /// cgroup is left in place. Already-removed directories are fine (idempotent); every
+    /// hierarchy is tried and the first error returned.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        self.check_paths()?;
+        let deadline = Instant::now() + RMDIR_TIMEOUT;
+        let mut first_error = None;
+        for dir in &self.dirs {
+            if let Err(error) = remove_created(dir, deadline) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// What the container's `cgroup` mount must show: one entry per hierarchy (see
+    /// [`CgroupMount`]).
+    pub fn mounts(&self) -> Vec<CgroupMount> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let name = if dir.version == CgroupVersion::V2 && self.kind == LayoutKind::Unified {
+                    String::new()
+                } else {
+                    dir.mount_point
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                };
+                let symlinks = if name.contains(',') {
+                    name.split(',').map(str::to_owned).collect()
+                } else {
+                    Vec::new()
+                };
+                let mut data = dir.controllers.clone();
+                if let Some(n) = &dir.name {
+                    data.push(format!("name={n}"));
+                }
+                CgroupMount {
+                    name,
+                    fstype: match dir.version {
+                        CgroupVersion::V1 => "cgroup".to_owned(),
+                        CgroupVersion::V2 => "cgroup2".to_owned(),
+                    },
+                    data: data.join(","),
+                    host_path: dir.path.clone(),
+                    symlinks,
+                }
+            })
+            .collect()
+    }
+
+    /// Every recorded directory (they come back from state.json) must be below its
+    /// hierarchy's mount point before any verb touches it.
+    fn check_paths(&self) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            if let Some(bad) = std::iter::once(&dir.path)
+                .chain(&dir.created)
+                .find(|p| !is_below(p, &dir.mount_point))
+            {
+                return Err(CgroupError::OutsideHierarchy {
+                    path: bad.clone(),
+                    mount_point: dir.mount_point.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn dir(&self, version: CgroupVersion, controller: Option<&str>) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| {
+            d.version == version
+                && controller
+                    .iter()
+                    .all(|c| d.controllers.iter().any(|x| x == c))
+        })
+    }
+
+    /// The hierarchy to read pids from.
+    fn primary(&self) -> Option<&CgroupDir> {
+        if self.kind == LayoutKind::Unified {
+            return self.dir(CgroupVersion::V2, None);
+        }
+        ["freezer", "pids", "devices", "memory"]
+            .iter()
+            .find_map(|c| self.dir(CgroupVersion::V1, Some(c)))
+            .or_else(|| self.dirs.first())
+    }
+
+    fn freezer(&self) -> Option<Freezer> {
+        if let Some(dir) = self.dir(CgroupVersion::V1, Some("freezer")) {
+            return Some(Freezer::V1(dir.path.join("freezer.state")));
+        }
+        let dir = self.dir(CgroupVersion::V2, None)?;
+        let file = dir.path.join("cgroup.freeze");
+        file.exists().then(|| Freezer::V2 {
+            freeze: file,
+            events: dir.path.join("cgroup.events"),
+        })
+    }
+
+    fn signal_each(&self, primary: &CgroupDir, signal: Signal) -> Result<(), CgroupError> {
+        for pid in self.procs()? {
+            match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(source) => {
+                    return Err(CgroupError::Signal {
+                        path: primary.path.clone(),
+                        pid,
+                        signal,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wait_empty(&self, primary: &CgroupDir) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + KILL_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let pids = self.procs()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(CgroupError::KillTimeout {
+                    path: primary.path.clone(),
+                    pids,
+                });
+            }
+            // A process forked between the read and the signal is caught here.
+            self.signal_each(primary, Signal::SIGKILL)?;
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Layout {
+    /// The part of the `linux.resources` check that depends on the host: on a pure v2 host,
+    /// device rules other than deny-all and the defaults are refused
+    /// ([`CgroupError::DeviceRuleNeedsBpf`]), as [`Cgroup::apply`] would, but before anything
+    /// is created. Call after [`Cgroup::check_supported`].
+    pub fn check_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let Some(devices) = resources.devices() else {
+            return Ok(());
+        };
+        let rules = rules_from_spec(devices)?;
+        if self.v1_hierarchy("devices").is_none() && self.unified().is_some() {
+            v2::devices::check(&rules)?;
+        }
+        Ok(())
+    }
+}
+
+/// The freezer of a cgroup: v1 freezer.state (cgroup-v1/freezer-subsystem.rst) or v2
+/// cgroup.freeze with the `frozen` key of cgroup.events (cgroup-v2.rst, "Core Interface
+/// Files").
+enum Freezer {
+    V1(PathBuf),
+    V2 { freeze: PathBuf, events: PathBuf },
+}
+
+impl Freezer {
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        match self {
+            Freezer::V1(state) => Ok(read_file(state)?.trim() == "FROZEN"),
+            Freezer::V2 { events, .. } => {
+                Ok(read_file(events)?.lines().any(|l| l.trim() == "frozen 1"))
+            }
+        }
+    }
+
+    /// Freeze and wait until the kernel says frozen; false (after thawing again) when it does
+    /// not get there in time, e.g. a process in uninterruptible sleep.
+    fn freeze(&self) -> Result<bool, CgroupError> {
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        loop {
+            match self {
+                Freezer::V1(state) => write_file(state, "FROZEN")?,
+                Freezer::V2 { freeze, .. } => write_file(freeze, "1")?,
+            }
+            if self.is_frozen()? {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "the cgroup did not freeze within {FREEZE_TIMEOUT:?}; signalling unfrozen"
+                );
+                self.thaw()?;
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        match self {
+            Freezer::V1(state) => write_file(state, "THAWED"),
+            Freezer::V2 { freeze, .. } => write_file(freeze, "0"),
+        }
+    }
+}
+
+/// mkdir -p of `dir` below `root` (which must exist), recording each directory made,
+/// shallowest first. A directory that appears concurrently counts as pre-existing.
+fn mkdir_p(dir: &Path, root: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    let error = |source| CgroupError::Mkdir {
+        path: dir.to_owned(),
+        source,
+    };
+    // The mount point is the hierarchy: never made here (that would make a plain directory
+    // on whatever is below a missing mount).
+    if dir == root {
+        return if root.is_dir() {
+            Ok(())
+        } else {
+            Err(error(std::io::Error::from(ErrorKind::NotFound)))
+        };
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {
+            created.push(dir.to_owned());
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            // A cgroup file (cgroupsPath "x/cgroup.procs") is not a cgroup to join.
+            if dir.is_dir() {
+                Ok(())
+            } else {
+                Err(error(e))
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            match dir.parent() {
+                Some(parent) if parent == root || is_below(parent, root) => {
+                    mkdir_p(parent, root, created)?
+                }
+                _ => return Err(error(e)),
+            }
+            match std::fs::create_dir(dir) {
+                Ok(()) => {
+                    created.push(dir.to_owned());
+                    Ok(())
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+                Err(e) => Err(error(e)),
+            }
+        }
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// The pids of `dir`'s cgroup.procs and of every cgroup below it; a cgroup removed while
+/// walking is skipped.
+pub(crate) fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let procs = dir.join("cgroup.procs");
+    match std::fs::read_to_string(&procs) {
+        Ok(text) => pids.extend(parse_pids(&procs, &text)?),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CgroupError::Read {
+                path: procs,
+                source,
+            })
+        }
+    }
+    for child in sub_cgroups(dir)? {
+        collect_pids(&child, pids)?;
+    }
+    Ok(())
+}
+
+/// The child cgroups (subdirectories) of `dir`; none when `dir` is gone.
+fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(CgroupError::Read {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    Ok(entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect())
+}
+
+fn remove_created(dir: &CgroupDir, deadline: Instant) -> Result<(), CgroupError> {
+    for created in dir.created.iter().rev() {
+        if !is_below(created, &dir.mount_point) {
+            return Err(CgroupError::OutsideHierarchy {
+                path: created.clone(),
+                mount_point: dir.mount_point.clone(),
+            });
+        }
+        if *created == dir.path {
+            remove_tree(created, deadline)?;
+            continue;
+        }
+        // A parent create() made: gone already, removed now, or kept because another
+        // container's cgroup lives in it now (then its own parents stay too).
+        match std::fs::remove_dir(created) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if is_busy(&e) => {
+                tracing::debug!("keeping {}: {e}", created.display());
+                return Ok(());
+            }
+            Err(source) => {
+                return Err(CgroupError::Rmdir {
+                    path: created.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// rmdir `dir` and every cgroup below it, deepest first, retrying EBUSY until `deadline`.
+pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+    for child in sub_cgroups(dir)? {
+        remove_tree(&child, deadline)?;
+    }
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) if is_busy(&source) => {
+                let mut pids = Vec::new();
+                // Best effort: the pids are for the message only.
+                let _ = collect_pids(dir, &mut pids);
+                return Err(CgroupError::Busy {
+                    path: dir.to_owned(),
+                    pids,
+                    source,
+                });
+            }
+            Err(source) => {
+                return Err(CgroupError::Rmdir {
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// rmdir(2) of a cgroup with processes or children fails with EBUSY (cgroupfs) or
+/// ENOTEMPTY (a plain directory, as in the temp-dir tests).
+fn is_busy(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EBUSY) | Some(libc::ENOTEMPTY)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::tests::{HYBRID_CGROUP, HYBRID_MOUNTINFO, V1_CGROUP, V1_MOUNTINFO};
+
+    /// A hybrid layout rebased into a temp dir, with every mount point made.
+    fn temp_layout(mountinfo: &str, cgroup: &str) -> (tempfile::TempDir, Layout) {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::from_parts_at(mountinfo, cgroup, tmp.path()).unwrap();
+        for h in layout.hierarchies() {
+            std::fs::create_dir_all(&h.mount_point).unwrap();
+        }
+        (tmp, layout)
+    }
+
+    #[test]
+    fn create_records_what_it_made_and_destroy_removes_only_that() {
+        let (_tmp, layout) = temp_layout(HYBRID_MOUNTINFO, HYBRID_CGROUP);
+        let memory = layout.v1_hierarchy("memory").unwrap().mount_point.clone();
+        // The runtime's own memory cgroup exists; nothing else does.
+        let own = memory.join("process_api/c2a49703b5cc3feb4a47476fec3ba167");
+        std::fs::create_dir_all(&own).unwrap();
+        let cg = Cgroup::create(&layout, Some("pod/c1"), "c1").unwrap();
+        assert_eq!(cg.dirs().len(), 10);
+        let mem = cg.dir(CgroupVersion::V1, Some("memory")).unwrap();
+        assert_eq!(mem.path(), own.join("pod/c1"));
+        assert_eq!(mem.created, vec![own.join("pod"), own.join("pod/c1")]);
+        assert!(mem.created_leaf());
+        for d in cg.dirs() {
+            assert!(d.path().is_dir(), "{}", d.path().display());
+        }
+        // A cgroup the container made inside its own is removed with it.
+        std::fs::create_dir(own.join("pod/c1/inner")).unwrap();
+        cg.destroy().unwrap();
+        assert!(!own.join("pod").exists());
+        assert!(own.is_dir(), "a directory husk did not make is kept");
+        // Idempotent.
+        cg.destroy().unwrap();
+    }
+
+    #[test]
+    fn joined_cgroup_is_kept_and_shared_parent_is_kept() {
+        let (_tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        let first = Cgroup::create(&layout, Some("/pod/c1"), "c1").unwrap();
+        let joined = Cgroup::create(&layout, Some("/pod/c1"), "c2").unwrap();
+        assert!(joined.dirs().iter().all(|d| d.created.is_empty()));
+        joined.destroy().unwrap();
+        assert!(first.dirs().iter().all(|d| d.path().is_dir()));
+        // A sibling made later in the parent `first` created keeps that parent alive.
+        let sibling = Cgroup::create(&layout, Some("/pod/c2"), "c2").unwrap();
+        first.destroy().unwrap();
+        for (a, b) in first.dirs().iter().zip(sibling.dirs()) {
+            assert!(!a.path().exists());
+            assert!(b.path().is_dir());
+        }
+        sibling.destroy().unwrap();
+        for d in sibling.dirs() {
+            assert!(
+                d.path().parent().unwrap().is_dir(),
+                "pod was not made by sibling"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_create_removes_what_it_made() {
+        let (_tmp, layout) = temp_layout(HYBRID_MOUNTINFO, HYBRID_CGROUP);
+        // The unified mount point is missing: mkdir there fails after the v1 ones succeeded.
+        let unified = layout.unified().unwrap().mount_point.clone();
+        std::fs::remove_dir(&unified).unwrap();
+        let err = Cgroup::create(&layout, Some("/c1"), "c1").unwrap_err();
+        assert!(
+            matches!(&err, CgroupError::Mkdir { path, .. } if path.starts_with(&unified)),
+            "{err}"
+        );
+        for h in layout
+            .hierarchies()
+            .iter()
+            .filter(|h| h.version == CgroupVersion::V1)
+        {
+            assert!(
+                !h.mount_point.join("c1").exists(),
+                "{}",
+                h.mount_point.display()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_paths_create_nothing() {
+        let (_tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        for bad in ["/a/../../b", "system.slice:husk:c1"] {
+            assert!(Cgroup::create(&layout, Some(bad), "c1").is_err(), "{bad}");
+        }
+        for h in layout.hierarchies() {
+            assert_eq!(std::fs::read_dir(&h.mount_point).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn a_cgroup_file_is_not_joined() {
+        let (_tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        for h in layout.hierarchies() {
+            std::fs::write(h.mount_point.join("cgroup.procs"), "").unwrap();
+        }
+        let err = Cgroup::create(&layout, Some("/cgroup.procs"), "c1").unwrap_err();
+        assert!(matches!(err, CgroupError::Mkdir { .. }), "{err}");
+    }
+
+    #[test]
+    fn mounts_for_comounted_named_and_unified() {
+        let (_tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        let cg = Cgroup::create(&layout, Some("/c1"), "c1").unwrap();
+        let mounts = cg.mounts();
+        let cpu = mounts.iter().find(|m| m.name == "cpu,cpuacct").unwrap();
+        assert_eq!(cpu.fstype, "cgroup");
+        assert_eq!(cpu.data, "cpuacct,cpu");
+        assert_eq!(cpu.symlinks, vec!["cpu", "cpuacct"]);
+        assert!(cpu.host_path.ends_with("sys/fs/cgroup/cpu,cpuacct/c1"));
+        let systemd = mounts.iter().find(|m| m.name == "systemd").unwrap();
+        assert_eq!(systemd.data, "name=systemd");
+        assert!(systemd.symlinks.is_empty());
+        cg.destroy().unwrap();
+
+        let (_tmp, layout) = temp_layout(HYBRID_MOUNTINFO, HYBRID_CGROUP);
+        let cg = Cgroup::create(&layout, Some("/c1"), "c1").unwrap();
+        let unified = cg
+            .mounts()
+            .into_iter()
+            .find(|m| m.fstype == "cgroup2")
+            .unwrap();
+        assert_eq!(
+            (unified.name.as_str(), unified.data.as_str()),
+            ("unified", "")
+        );
+        cg.destroy().unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::from_parts_at(
+            crate::layout::tests::UNIFIED_MOUNTINFO,
+            "0::/\n",
+            tmp.path(),
+        )
+        .unwrap();
+        std::fs::create_dir_all(&layout.hierarchies()[0].mount_point).unwrap();
+        let cg = Cgroup::create(&layout, None, "c1").unwrap();
+        let mounts = cg.mounts();
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].name, "");
+        assert_eq!(mounts[0].fstype, "cgroup2");
+        assert_eq!(mounts[0].host_path, tmp.path().join("sys/fs/cgroup/c1"));
+        cg.destroy().unwrap();
+    }
+
+    #[test]
+    fn state_json_round_trip() {
+        let (_tmp, layout) = temp_layout(HYBRID_MOUNTINFO, HYBRID_CGROUP);
+        let cg = Cgroup::create(&layout, Some("/c1"), "c1").unwrap();
+        let json = serde_json::to_string(&cg).unwrap();
+        let back: Cgroup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cg);
+        back.destroy().unwrap();
+        assert!(cg.dirs().iter().all(|d| !d.path().exists()));
+    }
+
+    #[test]
+    fn tampered_state_is_not_followed_out_of_the_hierarchy() {
+        let (tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        let mut cg = Cgroup::create(&layout, Some("/c1"), "c1").unwrap();
+        let outside = tmp.path().join("precious");
+        std::fs::create_dir(&outside).unwrap();
+        cg.dirs[0].created = vec![outside.clone()];
+        let err = cg.destroy().unwrap_err();
+        assert!(matches!(err, CgroupError::OutsideHierarchy { .. }), "{err}");
+        assert!(outside.is_dir());
+        cg.dirs[0].created.clear();
+        cg.dirs[0].path = cg.dirs[0].mount_point.join("../../../../precious");
+        let err = cg.add_process(1).unwrap_err();
+        assert!(matches!(err, CgroupError::OutsideHierarchy { .. }), "{err}");
+        assert!(cg.procs().is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! The crate's error type: every failure names the file, directory or config field involved.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while detecting, creating, driving or removing a container's
+/// cgroups. Each variant names the path or the `config.json` field (runtime-spec JSON names).
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A kernel-provided file (/proc/self/mountinfo, /proc/self/cgroup) could not be read.
+    #[error("reading {path}: {source}")]
+    ReadProc {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A line of /proc/self/mountinfo does not have the shape of proc(5).
+    #[error("/proc/self/mountinfo line {line}: {reason} (see proc(5), /proc/pid/mountinfo)")]
+    MountInfo {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A line of /proc/self/cgroup does not have the `ID:CONTROLLERS:PATH` shape of cgroups(7).
+    #[error(
+        "/proc/self/cgroup line {line}: {reason} (expected ID:CONTROLLERS:PATH, see cgroups(7))"
+    )]
+    ProcCgroup {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Neither a cgroup v1 nor a cgroup2 hierarchy this process belongs to is mounted.
+    #[error("no cgroup hierarchy is mounted (none of the hierarchies in /proc/self/cgroup appears in /proc/self/mountinfo); mount cgroup2 at /sys/fs/cgroup or the v1 controllers under it")]
+    NoHierarchy,
+    /// `linux.cgroupsPath` uses the systemd driver's `slice:prefix:name` form.
+    #[error("linux.cgroupsPath {path:?}: the systemd form slice:prefix:name needs the systemd cgroup driver, which husk does not have yet; use a cgroupfs path such as \"/husk/ID\" or leave it empty")]
+    SystemdPath {
+        /// The value from config.json.
+        path: String,
+    },
+    /// A cgroup path has a `..` component, which could leave its hierarchy.
+    #[error("{field} {path:?}: `..` components are refused, a cgroup path must stay inside its hierarchy")]
+    PathEscapes {
+        /// Where the path came from (`linux.cgroupsPath`, `container id`, or a kernel file).
+        field: &'static str,
+        /// The offending path.
+        path: String,
+    },
+    /// A cgroup path is unusable for another reason.
+    #[error("{field} {path:?}: {reason}")]
+    InvalidPath {
+        /// Where the path came from.
+        field: &'static str,
+        /// The offending path.
+        path: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The runtime's own cgroup (from /proc/self/cgroup) is outside the part of the hierarchy
+    /// that is mounted, so a relative `linux.cgroupsPath` cannot be placed under it.
+    #[error("the runtime's own cgroup {own:?} is not below the root {mount_root:?} of the hierarchy mounted at {mount_point}; use an absolute linux.cgroupsPath")]
+    OwnCgroupOutsideMount {
+        /// The mount point of the hierarchy.
+        mount_point: PathBuf,
+        /// The root of that mount (mountinfo field 4).
+        mount_root: String,
+        /// The runtime's own cgroup in that hierarchy.
+        own: String,
+    },
+    /// mkdir of a cgroup directory failed.
+    #[error("creating cgroup directory {path}: {source}")]
+    Mkdir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a value to a cgroup file failed (the kernel refused it or the file is missing).
+    #[error("writing {value:?} to {path}: {source}")]
+    Write {
+        /// The cgroup file.
+        path: PathBuf,
+        /// The value written.
+        value: String,
+        /// The I/O error (the kernel's errno).
+        #[source]
+        source: io::Error,
+    },
+    /// Reading a cgroup file failed.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The cgroup file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A cgroup file holds something that is not what the kernel documents.
+    #[error("{path}: unexpected content {content:?}")]
+    Parse {
+        /// The cgroup file.
+        path: PathBuf,
+        /// The part that did not parse.
+        content: String,
+    },
+    /// A `linux.resources` field husk cannot apply yet.
+    #[error("{field}: cgroup resource limits are not supported yet (only linux.resources.devices is); remove the field")]
+    Unsupported {
+        /// The JSON field, e.g. `linux.resources.memory.limit`.
+        field: String,
+    },
+    /// A `linux.resources.devices[i]` entry is malformed.
+    #[error("{field}: {reason}")]
+    InvalidDeviceRule {
+        /// The JSON field, e.g. `linux.resources.devices[2].access`.
+        field: String,
+        /// What is wrong, with the accepted values.
+        reason: &'static str,
+    },
+    /// A device rule that cgroup v2 could only enforce with an eBPF program, which husk does
+    /// not load yet.
+    #[error("{field} ({rule}): device rules other than deny-all and husk's default allow list are not enforced on cgroup v2 yet (that needs a BPF_CGROUP_DEVICE program); remove the rule or run on a cgroup v1 or hybrid host")]
+    DeviceRuleNeedsBpf {
+        /// The JSON field, e.g. `linux.resources.devices[1]`.
+        field: String,
+        /// The rule in devices.allow syntax.
+        rule: String,
+    },
+    /// Device rules were given but the host has no devices controller at all.
+    #[error("linux.resources.devices: the host has neither a v1 devices hierarchy nor cgroup2 mounted, so device rules cannot be applied")]
+    NoDevicesController,
+    /// kill(2) of a cgroup member failed with something else than ESRCH.
+    #[error("sending {signal} to pid {pid} of cgroup {path}: {source}")]
+    Signal {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The process.
+        pid: i32,
+        /// The signal.
+        signal: nix::sys::signal::Signal,
+        /// The errno.
+        #[source]
+        source: nix::Error,
+    },
+    /// Processes were still in the cgroup after SIGKILL and the bounded wait.
+    #[error("cgroup {path} still has processes {pids:?} after SIGKILL; they may be stuck in the kernel (state D), retry later")]
+    KillTimeout {
+        /// The cgroup directory that was read.
+        path: PathBuf,
+        /// The pids still listed in cgroup.procs.
+        pids: Vec<i32>,
+    },
+    /// A cgroup directory husk created could not be removed in the bounded time.
+    #[error("removing cgroup directory {path}: still busy after retrying ({source}); processes {pids:?} are still in it, kill them and run delete again")]
+    Busy {
+        /// The directory.
+        path: PathBuf,
+        /// The pids found in it when giving up.
+        pids: Vec<i32>,
+        /// The last rmdir error.
+        #[source]
+        source: io::Error,
+    },
+    /// rmdir of a cgroup directory failed for another reason than EBUSY.
+    #[error("removing cgroup directory {path}: {source}")]
+    Rmdir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A recorded cgroup directory (from state.json) is not inside its hierarchy's mount point.
+    #[error("recorded cgroup directory {path} is not below its hierarchy {mount_point}; refusing to touch it (state.json damaged?)")]
+    OutsideHierarchy {
+        /// The recorded directory.
+        path: PathBuf,
+        /// The hierarchy's mount point.
+        mount_point: PathBuf,
+    },
+}

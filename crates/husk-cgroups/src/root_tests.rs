@@ -1,0 +1,313 @@
+//! Tests that really create cgroups on the host (root only; CI runs as root). Each test works
+//! under its own `husk-test-*` parent, made where a relative cgroupsPath goes (inside the test
+//! process's own cgroup on v1, inside its parent on v2, see `path::place`), with pids.max and a
+//! memory limit on it, and removed by a Drop guard even when the test fails.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::cgroup::{collect_pids, remove_tree};
+use crate::fs::write_file;
+use crate::layout::{CgroupVersion, Layout, LayoutKind};
+use crate::path::{place, CgroupsPath};
+use crate::{Cgroup, CgroupError};
+
+const PIDS_MAX: &str = "64";
+const MEMORY_MAX: &str = "536870912";
+
+/// The per-test parent cgroup in every hierarchy; removed (with anything left in it) on drop.
+struct TestParent {
+    layout: Layout,
+    name: String,
+    dirs: Vec<PathBuf>,
+}
+
+fn test_parent(test: &str) -> Option<TestParent> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "{test}: not run, creating cgroups needs root (run the tests as root, as CI does)"
+        );
+        return None;
+    }
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let layout = Layout::detect().unwrap();
+    let name = format!(
+        "husk-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut parent = TestParent {
+        layout: layout.clone(),
+        name: name.clone(),
+        dirs: Vec::new(),
+    };
+    for h in layout.hierarchies() {
+        let dir = place(h, &CgroupsPath::Relative(vec![name.clone()]))
+            .unwrap()
+            .dir;
+        std::fs::create_dir(&dir).unwrap();
+        parent.dirs.push(dir.clone());
+        if h.has_controller("cpuset") {
+            crate::v1::cpuset::inherit_from_parent(&dir).unwrap();
+        }
+        // A limit that fails in a test cannot take the machine down.
+        match (h.version, layout.kind()) {
+            (CgroupVersion::V1, _) if h.has_controller("pids") => {
+                write_file(&dir.join("pids.max"), PIDS_MAX).unwrap()
+            }
+            (CgroupVersion::V1, _) if h.has_controller("memory") => {
+                write_file(&dir.join("memory.limit_in_bytes"), MEMORY_MAX).unwrap()
+            }
+            (CgroupVersion::V2, LayoutKind::Unified) => {
+                write_file(&dir.join("pids.max"), PIDS_MAX).unwrap();
+                write_file(&dir.join("memory.max"), MEMORY_MAX).unwrap();
+            }
+            _ => {}
+        }
+    }
+    Some(parent)
+}
+
+impl TestParent {
+    fn path(&self, leaf: &str) -> String {
+        format!("{}/{leaf}", self.name)
+    }
+}
+
+impl Drop for TestParent {
+    fn drop(&mut self) {
+        for dir in &self.dirs {
+            // Only this test's own children can be in here.
+            let mut pids = Vec::new();
+            let _ = collect_pids(dir, &mut pids);
+            for pid in pids {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            if let Err(e) = remove_tree(dir, Instant::now() + Duration::from_secs(3)) {
+                eprintln!("test parent cleanup: {e}");
+            }
+        }
+    }
+}
+
+/// A child process that is killed and reaped when the test ends, however it ends.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn spawn() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("30").spawn().unwrap())
+    }
+
+    fn pid(&self) -> i32 {
+        i32::try_from(self.0.id()).unwrap()
+    }
+
+    /// Reap it; the signal that ended it.
+    fn wait_signal(&mut self) -> Option<i32> {
+        self.0.wait().unwrap().signal()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn procs_file(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("cgroup.procs")).unwrap()
+}
+
+#[test]
+fn detect_matches_this_host() {
+    let layout = Layout::detect().unwrap();
+    let statfs = nix::sys::statfs::statfs("/sys/fs/cgroup").unwrap();
+    let is_cgroup2 = statfs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC;
+    assert_eq!(is_cgroup2, layout.kind() == LayoutKind::Unified);
+    for h in layout.hierarchies() {
+        let own = place(h, &CgroupsPath::Relative(vec!["x".into()])).unwrap();
+        assert!(own.dir.parent().unwrap().is_dir(), "{}", own.dir.display());
+    }
+    eprintln!(
+        "layout: {:?}, {} hierarchies",
+        layout.kind(),
+        layout.hierarchies().len()
+    );
+}
+
+#[test]
+fn create_add_kill_destroy() {
+    let Some(parent) = test_parent("create_add_kill_destroy") else {
+        return;
+    };
+    let cg = Cgroup::create(&parent.layout, Some(&parent.path("c1")), "c1").unwrap();
+    assert_eq!(cg.dirs().len(), parent.dirs.len());
+    for (dir, parent_dir) in cg.dirs().iter().zip(&parent.dirs) {
+        assert_eq!(dir.path(), parent_dir.join("c1"));
+        assert!(dir.created_leaf());
+        assert_eq!(procs_file(dir.path()), "");
+    }
+    let mut child = Sleeper::spawn();
+    let pid = child.pid();
+    cg.add_process(pid).unwrap();
+    for dir in cg.dirs() {
+        assert_eq!(
+            procs_file(dir.path()),
+            format!("{pid}\n"),
+            "{}",
+            dir.path().display()
+        );
+    }
+    // The kernel's view of the process agrees, hierarchy by hierarchy.
+    let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for dir in cg.dirs() {
+        assert!(
+            proc_cgroup
+                .lines()
+                .any(|l| l.ends_with(&format!(":{}", dir.cgroup_path()))),
+            "{} not in\n{proc_cgroup}",
+            dir.cgroup_path()
+        );
+    }
+    assert_eq!(cg.procs().unwrap(), vec![pid]);
+
+    cg.kill_all(Signal::SIGKILL).unwrap();
+    // Not reaped yet: a zombie is no longer listed in cgroup.procs.
+    assert_eq!(cg.procs().unwrap(), Vec::<i32>::new());
+    assert_eq!(child.wait_signal(), Some(libc::SIGKILL));
+    cg.destroy().unwrap();
+    for (dir, parent_dir) in cg.dirs().iter().zip(&parent.dirs) {
+        assert!(!dir.path().exists(), "{}", dir.path().display());
+        assert!(parent_dir.is_dir(), "the pre-existing parent is kept");
+    }
+}
+
+#[test]
+fn kill_all_term_reaches_every_process() {
+    let Some(parent) = test_parent("kill_all_term_reaches_every_process") else {
+        return;
+    };
+    let cg = Cgroup::create(&parent.layout, Some(&parent.path("c1")), "c1").unwrap();
+    let mut a = Sleeper::spawn();
+    let mut b = Sleeper::spawn();
+    cg.add_process(a.pid()).unwrap();
+    cg.add_process(b.pid()).unwrap();
+    let mut expected = vec![a.pid(), b.pid()];
+    expected.sort_unstable();
+    assert_eq!(cg.procs().unwrap(), expected);
+    cg.kill_all(Signal::SIGTERM).unwrap();
+    assert_eq!(a.wait_signal(), Some(libc::SIGTERM));
+    assert_eq!(b.wait_signal(), Some(libc::SIGTERM));
+    // kill_all thawed the cgroup again after signalling.
+    if let Some(dir) = cg
+        .dirs()
+        .iter()
+        .find(|d| d.controllers().iter().any(|c| c == "freezer"))
+    {
+        let state = std::fs::read_to_string(dir.path().join("freezer.state")).unwrap();
+        assert_eq!(state.trim(), "THAWED");
+    } else if let Some(dir) = cg.unified_dir() {
+        let freeze = std::fs::read_to_string(dir.join("cgroup.freeze")).unwrap();
+        assert_eq!(freeze.trim(), "0");
+    }
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn joined_cgroup_survives_delete_of_the_joiner() {
+    let Some(parent) = test_parent("joined_cgroup_survives_delete_of_the_joiner") else {
+        return;
+    };
+    // A "pod" cgroup made by someone else, then a container placed inside it, and a second
+    // container that joins the first one's cgroup.
+    let owner = Cgroup::create(&parent.layout, Some(&parent.path("pod/c1")), "c1").unwrap();
+    let joiner = Cgroup::create(&parent.layout, Some(&parent.path("pod/c1")), "c2").unwrap();
+    assert!(joiner.dirs().iter().all(|d| !d.created_leaf()));
+    joiner.destroy().unwrap();
+    assert!(owner.dirs().iter().all(|d| d.path().is_dir()));
+    owner.destroy().unwrap();
+    for parent_dir in &parent.dirs {
+        assert!(
+            !parent_dir.join("pod").exists(),
+            "pod was made by owner's create"
+        );
+    }
+}
+
+#[test]
+fn destroy_of_a_busy_cgroup_names_it_then_succeeds() {
+    let Some(parent) = test_parent("destroy_of_a_busy_cgroup_names_it_then_succeeds") else {
+        return;
+    };
+    let cg = Cgroup::create(&parent.layout, Some(&parent.path("c1")), "c1").unwrap();
+    let mut child = Sleeper::spawn();
+    cg.add_process(child.pid()).unwrap();
+    match cg.destroy().unwrap_err() {
+        CgroupError::Busy { path, pids, .. } => {
+            assert!(path.ends_with("c1"), "{}", path.display());
+            assert_eq!(pids, vec![child.pid()]);
+        }
+        other => panic!("expected Busy, got {other}"),
+    }
+    cg.kill_all(Signal::SIGKILL).unwrap();
+    child.wait_signal();
+    cg.destroy().unwrap();
+    assert!(cg.dirs().iter().all(|d| !d.path().exists()));
+}
+
+#[test]
+fn device_rules_are_applied() {
+    let Some(parent) = test_parent("device_rules_are_applied") else {
+        return;
+    };
+    let cg = Cgroup::create(&parent.layout, Some(&parent.path("c1")), "c1").unwrap();
+    let resources: oci_spec::runtime::LinuxResources = serde_json::from_str(
+        r#"{"devices":[
+            {"allow":false,"access":"rwm"},
+            {"allow":true,"type":"b","major":7,"minor":0,"access":"r"},
+            {"allow":true,"type":"c","major":1,"minor":3,"access":"r"}
+        ]}"#,
+    )
+    .unwrap();
+    let devices_dir = cg
+        .dirs()
+        .iter()
+        .find(|d| d.controllers().iter().any(|c| c == "devices"));
+    match devices_dir {
+        Some(dir) => {
+            cg.apply(Some(&resources)).unwrap();
+            let list = std::fs::read_to_string(dir.path().join("devices.list")).unwrap();
+            // The kernel merges the default "c 1:3 rwm" into the container's "c 1:3 r".
+            assert_eq!(
+                list,
+                "b 7:0 r\nc 1:3 rwm\nc *:* m\nb *:* m\nc 1:8 rwm\nc 1:7 rwm\nc 5:0 rwm\n\
+                 c 5:1 rwm\nc 1:5 rwm\nc 1:9 rwm\nc 136:* rwm\nc 5:2 rwm\nc 10:200 rwm\n"
+            );
+            // No devices in the spec: deny-all plus the defaults.
+            cg.apply(None).unwrap();
+            let list = std::fs::read_to_string(dir.path().join("devices.list")).unwrap();
+            assert!(!list.contains("b 7:0"), "{list}");
+            assert_eq!(list.lines().count(), crate::default_allowed().len());
+        }
+        None => {
+            // Pure v2: defaults are skipped, anything else needs the eBPF program.
+            assert_eq!(parent.layout.kind(), LayoutKind::Unified);
+            cg.apply(None).unwrap();
+            let err = cg.apply(Some(&resources)).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("linux.resources.devices[1] (allow b 7:0 r)"),
+                "{err}"
+            );
+            assert!(parent.layout.check_resources(&resources).is_err());
+        }
+    }
+    cg.destroy().unwrap();
+}

@@ -1,0 +1,524 @@
+//! What the children do: the intermediate (namespaces, then the fork of the init) and the
+//! container's init (rootfs, hostname, terminal, wait for `start`, user switch, execve).
+//!
+//! Both run in a forked copy of the runtime, single-threaded; they never return to the caller's
+//! code: each ends in execve(2) or `exit`.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::capabilities::{self, ResolvedCapabilities};
+use crate::container::ExecFailure;
+use crate::hooks::{self, HookKind};
+use crate::namespaces::{self, Plan};
+use crate::process::{set_role_name, Channel, ChildError, ToChild, ToParent};
+use crate::rootfs::{self, Rootfs};
+use crate::seccomp::SeccompProgram;
+use crate::tty;
+
+/// Where the pty master goes when `process.terminal` is true.
+#[derive(Debug, Clone)]
+pub enum ConsoleTarget {
+    /// No terminal: stdio passed through.
+    None,
+    /// Back to the parent over the channel (foreground `run`).
+    Parent,
+    /// To a `--console-socket`.
+    Socket(PathBuf),
+}
+
+/// Everything the children need, prepared (and checked) by the parent before the fork.
+pub struct ChildContext<'a> {
+    /// The config.
+    pub spec: &'a Spec,
+    /// The container id.
+    pub id: &'a str,
+    /// The namespace plan.
+    pub plan: &'a Plan,
+    /// The rootfs setup.
+    pub rootfs: Rootfs<'a>,
+    /// Resolved capabilities.
+    pub caps: &'a ResolvedCapabilities,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<&'a SeccompProgram>,
+    /// The start socket the init waits on.
+    pub start_listener: &'a UnixListener,
+    /// Where the terminal goes.
+    pub console: ConsoleTarget,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// Whether the parent must be asked to run hooks before pivot_root (it answers with the
+    /// state JSON the createContainer and startContainer hooks get).
+    pub hooks_sync: bool,
+}
+
+fn fail(ch: &Channel, e: ChildError) -> ! {
+    let _ = ch.send(&ToParent::Failed(e), &[]);
+    std::process::exit(1)
+}
+
+/// The intermediate: namespaces, then fork the init. Never returns.
+pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
+    set_role_name(c"husk:[1:INTER]");
+    // The parent moves this process into the container's cgroup while it makes the
+    // namespaces: a v1 cgroup migration waits for an RCU grace period (milliseconds), which
+    // is time the unshares can use. Only the cgroup namespace and the init's fork must come
+    // after the move (the init inherits the cgroup; the namespace's root is the cgroup then).
+    let r = (|| -> Result<(), ChildError> {
+        namespaces::enter_user(ctx.plan)?;
+        if ctx.plan.new_user {
+            ch.send(&ToParent::IdMapRequest, &[])
+                .map_err(|e| ChildError::Module(e.to_string()))?;
+            match ch.recv::<ToChild>() {
+                Ok((ToChild::IdMapsWritten, _)) => {}
+                _ => std::process::exit(1),
+            }
+        }
+        if ctx.plan.in_userns() {
+            namespaces::become_root()?;
+            // The uid change made the process non-dumpable, which makes its /proc/self files
+            // belong to the host's root: timens_offsets and oom_score_adj could not be opened
+            // from inside the user namespace. The init turns this off again before `Ready`.
+            nix::sys::prctl::set_dumpable(true)
+                .map_err(|e| ChildError::setup("prctl(PR_SET_DUMPABLE, 1)", None, e))?;
+        }
+        namespaces::enter_others(ctx.plan)?;
+        if ctx.plan.is_new(LinuxNamespaceType::Time) {
+            namespaces::write_time_offsets(ctx.spec)?;
+        }
+        if ctx.plan.is_new(LinuxNamespaceType::Network) {
+            // A new network namespace has only `lo`, down; bring it up (see the
+            // known-differences list: runc leaves it down).
+            husk_sys::set_link_up("lo").map_err(|e| ChildError::setup("bring up lo", None, e))?;
+        }
+        match ch.recv::<ToChild>() {
+            Ok((ToChild::Proceed, _)) => {}
+            _ => std::process::exit(1),
+        }
+        namespaces::enter_cgroup(ctx.plan)?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        fail(&ch, e);
+    }
+    match husk_sys::clone_parent() {
+        Ok(husk_sys::Forked::Child) => init(ctx, ch),
+        Ok(husk_sys::Forked::Parent(pid)) => {
+            let _ = ch.send(&ToParent::InitPid(pid.as_raw()), &[]);
+            std::process::exit(0)
+        }
+        Err(e) => fail(
+            &ch,
+            ChildError::setup("clone(CLONE_PARENT) the init", None, e),
+        ),
+    }
+}
+
+/// The container's init. Never returns.
+fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
+    set_role_name(c"husk:[2:INIT]");
+    let state_json = match setup(ctx, &ch) {
+        Ok(s) => s,
+        Err(e) => fail(&ch, e),
+    };
+    let exec = match prepare_exec(ctx) {
+        Ok(x) => x,
+        Err(e) => fail(&ch, e),
+    };
+    if let Err(e) = terminal(ctx, &ch) {
+        fail(&ch, e);
+    }
+    // Non-dumpable while waiting for `start`: no process of the container can open this
+    // process's /proc files (its exe is the runtime binary: CVE-2019-5736). execve(2) resets it.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
+    }
+    if ch.send(&ToParent::Ready, &[]).is_err() {
+        std::process::exit(1);
+    }
+    drop(ch);
+    // Wait for `start`. Errors from here on go to the `start` caller over this connection.
+    let mut conn = loop {
+        match ctx.start_listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => std::process::exit(1),
+        }
+    };
+    let mut go = [0u8; 1];
+    let _ = conn.read(&mut go);
+    let r = finalize(ctx, &state_json, &exec);
+    let e = match r {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let _ = conn.write_all(&serde_json::to_vec(&e).unwrap_or_default());
+    std::process::exit(match &e {
+        ChildError::Exec {
+            failure: ExecFailure::NotFound,
+            ..
+        } => 127,
+        ChildError::Exec { .. } => 126,
+        _ => 1,
+    })
+}
+
+/// Before `Ready`: session, keyring, oom score, rootfs, hooks, root switch, hostname.
+fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
+    // Never share the caller's session (or its controlling terminal).
+    nix::unistd::setsid().map_err(|e| ChildError::setup("setsid", None, e))?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    if !ctx.no_new_keyring {
+        let name =
+            CString::new(format!("_ses.{}", ctx.id)).unwrap_or_else(|_| CString::from(c"_ses"));
+        match husk_sys::join_session_keyring(&name) {
+            Ok(()) => {}
+            // Keyrings may be unavailable (no CONFIG_KEYS, or a seccomp'd caller): not fatal.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+                ) => {}
+            Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
+        }
+    }
+    if let Some(adj) = ctx.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            ChildError::setup(
+                "write /proc/self/oom_score_adj",
+                Some("process.oomScoreAdj"),
+                e,
+            )
+        })?;
+    }
+    rootfs::prepare(&ctx.rootfs)?;
+    let mut state_json = Vec::new();
+    if ctx.hooks_sync {
+        ch.send(&ToParent::CreateRuntimeHooks, &[])
+            .map_err(|e| ChildError::Module(e.to_string()))?;
+        match ch.recv::<ToChild>() {
+            Ok((ToChild::HooksDone(s), _)) => state_json = s.into_bytes(),
+            _ => std::process::exit(1),
+        }
+        let h = ctx
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.create_container().clone())
+            .unwrap_or_default();
+        hooks::run(&h, HookKind::CreateContainer, &state_json)
+            .map_err(|e| ChildError::Module(e.to_string()))?;
+    }
+    rootfs::switch_root(&ctx.rootfs)?;
+    // As runc does, a missing cwd is created (as the container's root, before the root becomes
+    // read-only); if that fails, chdir reports it before the program runs.
+    if let Some(p) = ctx.spec.process().as_ref() {
+        let _ = std::fs::create_dir_all(p.cwd());
+    }
+    rootfs::finish(&ctx.rootfs)?;
+    if let Some(h) = ctx.spec.hostname() {
+        nix::unistd::sethostname(h)
+            .map_err(|e| ChildError::setup("sethostname", Some("hostname"), e))?;
+    }
+    if let Some(d) = ctx.spec.domainname() {
+        husk_sys::setdomainname(d)
+            .map_err(|e| ChildError::setup("setdomainname", Some("domainname"), e))?;
+    }
+    Ok(state_json)
+}
+
+/// The resolved program, its argv and envp.
+struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: PathBuf,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn cstring(s: &str, field: &str) -> Result<CString, ChildError> {
+    CString::new(s).map_err(|_| ChildError::Config {
+        field: field.into(),
+        detail: "contains a NUL byte".into(),
+    })
+}
+
+/// Inside the container (after the root switch): find args[0] on PATH, build env with HOME.
+fn prepare_exec(ctx: &ChildContext<'_>) -> Result<Exec, ChildError> {
+    let process = ctx.spec.process().as_ref().ok_or(ChildError::Config {
+        field: "process".into(),
+        detail: "is missing".into(),
+    })?;
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().ok_or(ChildError::Config {
+        field: "process.args".into(),
+        detail: "is empty".into(),
+    })?;
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_string();
+    let cwd = process.cwd().clone();
+    let resolved = lookup(arg0, &path_var, &cwd)?;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    Ok(Exec {
+        path: cstring(&resolved.to_string_lossy(), "process.args[0]")?,
+        argv: args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
+            .collect::<Result<_, _>>()?,
+        envp: env
+            .iter()
+            .enumerate()
+            .map(|(i, a)| cstring(a, &format!("process.env[{i}]")))
+            .collect::<Result<_, _>>()?,
+        cwd,
+    })
+}
+
+/// execvp's search (`man 3 exec`): a name with a `/` is taken as is (relative to cwd), else each
+/// PATH entry in turn; the first executable regular file wins.
+fn lookup(arg0: &str, path: &str, cwd: &Path) -> Result<PathBuf, ChildError> {
+    let check = |p: &Path| -> Option<Result<PathBuf, ExecFailure>> {
+        let md = std::fs::metadata(p).ok()?;
+        if md.is_file() && md.permissions().mode() & 0o111 != 0 {
+            Some(Ok(p.to_path_buf()))
+        } else {
+            Some(Err(ExecFailure::NotExecutable))
+        }
+    };
+    let fail = |failure| ChildError::Exec {
+        path: arg0.to_string(),
+        failure,
+    };
+    if arg0.contains('/') {
+        let p = if arg0.starts_with('/') {
+            PathBuf::from(arg0)
+        } else {
+            cwd.join(arg0)
+        };
+        return match check(&p) {
+            Some(r) => r.map_err(fail),
+            None => Err(fail(ExecFailure::NotFound)),
+        };
+    }
+    let mut seen_non_exec = false;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        match check(&Path::new(dir).join(arg0)) {
+            Some(Ok(p)) => return Ok(p),
+            Some(Err(_)) => seen_non_exec = true,
+            None => {}
+        }
+    }
+    Err(fail(if seen_non_exec {
+        ExecFailure::NotExecutable
+    } else {
+        ExecFailure::NotFound
+    }))
+}
+
+/// The home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+/// The container's terminal, when `process.terminal` is true.
+fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
+    let wants = ctx
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if !wants {
+        return Ok(());
+    }
+    let tty_err = |e: tty::TtyError| ChildError::Module(e.to_string());
+    let (master, slave, name) = tty::open_pty().map_err(tty_err)?;
+    let size = ctx
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+        .map(|b| husk_sys::WindowSize {
+            rows: b.height() as u16,
+            cols: b.width() as u16,
+        });
+    tty::become_console(&slave, size).map_err(tty_err)?;
+    // /dev/console is the container's terminal too (runtime-spec "Default Devices").
+    if std::fs::symlink_metadata("/dev/console").is_err() {
+        let _ = std::fs::File::create("/dev/console");
+    }
+    nix::mount::mount(
+        Some(name.as_str()),
+        "/dev/console",
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
+    match &ctx.console {
+        ConsoleTarget::None => {}
+        ConsoleTarget::Parent => ch
+            .send(&ToParent::PtyMaster, &[master.as_fd()])
+            .map_err(|e| ChildError::Module(e.to_string()))?,
+        ConsoleTarget::Socket(path) => {
+            tty::send_to_console_socket(path, master.as_fd(), &name).map_err(tty_err)?
+        }
+    }
+    Ok(())
+}
+
+/// After `start`: startContainer hooks, then the user switch in runc's order, then execve.
+fn finalize(
+    ctx: &ChildContext<'_>,
+    state_json: &[u8],
+    exec: &Exec,
+) -> Result<std::convert::Infallible, ChildError> {
+    let m = |e: &dyn std::fmt::Display| ChildError::Module(e.to_string());
+    if let Some(h) = ctx
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        hooks::run(&h, HookKind::StartContainer, state_json).map_err(|e| m(&e))?;
+    }
+    let process = ctx.spec.process().as_ref().ok_or(ChildError::Config {
+        field: "process".into(),
+        detail: "is missing".into(),
+    })?;
+    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[])).map_err(|e| m(&e))?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp {
+        // Without no_new_privs, seccomp(2) needs CAP_SYS_ADMIN: load while still privileged.
+        if let Some(s) = ctx.seccomp {
+            s.load().map_err(|e| m(&e))?;
+        }
+    }
+    capabilities::drop_bounding(ctx.caps).map_err(|e| m(&e))?;
+    nix::sys::prctl::set_keepcaps(true)
+        .map_err(|e| ChildError::setup("prctl(PR_SET_KEEPCAPS)", None, e))?;
+    let user = process.user();
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    let setgroups_allowed = !ctx.plan.new_user
+        || std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() == "allow")
+            .unwrap_or(true);
+    if setgroups_allowed {
+        nix::unistd::setgroups(&gids)
+            .map_err(|e| ChildError::setup("setgroups", Some("process.user.additionalGids"), e))?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid)
+        .map_err(|e| ChildError::setup("setresgid", Some("process.user.gid"), e))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid)
+        .map_err(|e| ChildError::setup("setresuid", Some("process.user.uid"), e))?;
+    nix::sys::prctl::set_keepcaps(false)
+        .map_err(|e| ChildError::setup("prctl(PR_SET_KEEPCAPS, 0)", None, e))?;
+    capabilities::apply(ctx.caps).map_err(|e| m(&e))?;
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| {
+            ChildError::setup(
+                "prctl(PR_SET_NO_NEW_PRIVS)",
+                Some("process.noNewPrivileges"),
+                e,
+            )
+        })?;
+        if let Some(s) = ctx.seccomp {
+            s.load().map_err(|e| m(&e))?;
+        }
+    }
+    let umask = user.umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        umask as libc::mode_t,
+    ));
+    nix::unistd::chdir(&exec.cwd).map_err(|e| {
+        ChildError::setup(
+            "chdir",
+            Some(&format!("process.cwd {}", exec.cwd.display())),
+            e,
+        )
+    })?;
+    husk_sys::reset_signals();
+    husk_sys::cloexec_from(3)
+        .map_err(|e| ChildError::setup("close_range(CLOSE_RANGE_CLOEXEC)", None, e))?;
+    let err = match nix::unistd::execve(&exec.path, &exec.argv, &exec.envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    Err(match err {
+        nix::Error::ENOENT => ChildError::Exec {
+            path: exec.path.to_string_lossy().into_owned(),
+            failure: ExecFailure::NotFound,
+        },
+        nix::Error::EACCES | nix::Error::ENOEXEC | nix::Error::EPERM => ChildError::Exec {
+            path: exec.path.to_string_lossy().into_owned(),
+            failure: ExecFailure::NotExecutable,
+        },
+        e => ChildError::setup("execve", Some(&exec.path.to_string_lossy()), e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_follows_path_and_classifies_failures() {
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(bin.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(bin.join("data"), "x").unwrap();
+        let path = format!("/nonexistent:{}", bin.display());
+        assert_eq!(
+            lookup("tool", &path, Path::new("/")).unwrap(),
+            bin.join("tool")
+        );
+        assert!(matches!(
+            lookup("data", &path, Path::new("/")),
+            Err(ChildError::Exec {
+                failure: ExecFailure::NotExecutable,
+                ..
+            })
+        ));
+        assert!(matches!(
+            lookup("nope", &path, Path::new("/")),
+            Err(ChildError::Exec {
+                failure: ExecFailure::NotFound,
+                ..
+            })
+        ));
+        assert_eq!(
+            lookup("./bin/tool", "", t.path()).unwrap(),
+            t.path().join("./bin/tool")
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The command line of `husk` (clap argument structs only; no behaviour).
+//!
+//! `husk [GLOBAL OPTIONS] run [OPTIONS] SOURCE [COMMAND [ARG...]]`: options of `run` come before
+//! SOURCE; everything after SOURCE is the container's command, as with `docker run`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Default of `--data-root`: husk's persistent data (rootfs cache, container records).
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/husk";
+/// Default of `--root`: the runtime's state root (`husk-runtime --root`).
+pub const DEFAULT_STATE_ROOT: &str = "/run/husk";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  husk run host                          a shell on a read-only view of the host's /usr
+  husk run host ls -l /                  one command, then exit with its status
+  husk run -it ./alpine-rootfs sh        an interactive shell in a rootfs directory
+  husk run ./alpine-minirootfs.tar.gz    a tarball, unpacked once into a cache
+  husk run -e FOO=bar -w /tmp -u 1000:1000 host id
+  husk run -v ./data:/data:ro --name web --network host ./rootfs /bin/httpd -f
+
+SOURCE is a root filesystem directory, a tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst), or the
+word `host`. A path is anything that contains `/`, starts with `.`, or exists (write ./host for a
+directory named host). Image references are not supported yet.
+
+Exit status: the command's own; 125 when husk itself failed, 126 when the command cannot be
+executed, 127 when it is not found.";
+
+/// `husk`: run a root filesystem as an isolated container in one command.
+#[derive(Debug, Parser)]
+#[command(name = "husk", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options that apply to every verb.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The verb.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of `husk` itself, before the verb.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where husk keeps its rootfs cache and container records.
+    #[arg(long, global = true, value_name = "DIR", env = "HUSK_DATA_ROOT",
+          default_value = DEFAULT_DATA_ROOT)]
+    pub data_root: PathBuf,
+    /// The runtime's state root (as `husk-runtime --root`).
+    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_STATE_ROOT)]
+    pub root: PathBuf,
+    /// Log debug messages on stderr.
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+/// The verbs of `husk`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container, in the foreground, and exit with its status.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+/// `--network`: which network the container sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum NetworkMode {
+    /// A new network namespace with only loopback, brought up by the runtime.
+    #[default]
+    None,
+    /// The host's network namespace (no isolation of the network).
+    Host,
+}
+
+/// Options and operands of `husk run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The container's name and id (letters, digits, `_ . + -`; default: generated).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The container's hostname (default: its name).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Set an environment variable; `-e K` takes K from husk's own environment.
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The working directory inside the container (absolute; default /).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The user: UID[:GID] or NAME[:GROUP] (names from the container's /etc/passwd and /etc/group).
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Bind-mount a host path: HOST:CTR[:ro|rw] (HOST must exist).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    pub volume: Vec<String>,
+    /// Make the container's root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// The network: `none` (loopback only, the default) or `host`.
+    #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
+    pub network: NetworkMode,
+    /// Keep stdin open (without it the container's stdin is /dev/null).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Give the container a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Remove the container's record and files when it exits (the default; `--rm=false` keeps
+    /// them).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true,
+          default_missing_value = "true", require_equals = true, value_name = "BOOL")]
+    pub rm: bool,
+    /// A root filesystem directory, a rootfs tarball, or `host`.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The command and its arguments (default: /bin/sh).
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("husk").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).unwrap().command {
+            Command::Run(r) => r,
+        }
+    }
+
+    #[test]
+    fn everything_after_source_is_the_command() {
+        let r = run_args(&[
+            "run", "-i", "--name", "c1", "host", "ls", "-l", "--rm", "-t",
+        ]);
+        assert_eq!(r.source, "host");
+        assert_eq!(r.command, vec!["ls", "-l", "--rm", "-t"]);
+        assert!(r.interactive);
+        assert!(!r.tty);
+        assert_eq!(r.name.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn command_starting_with_a_dash_after_source() {
+        let r = run_args(&["run", "./rootfs", "-la"]);
+        assert_eq!(r.source, "./rootfs");
+        assert_eq!(r.command, vec!["-la"]);
+    }
+
+    #[test]
+    fn combined_short_flags_and_repeated_options() {
+        let r = run_args(&[
+            "run", "-it", "-e", "A=1", "-e", "B", "-v", "/a:/b:ro", "-v", "/c:/d", "host",
+        ]);
+        assert!(r.interactive && r.tty);
+        assert_eq!(r.env, vec!["A=1", "B"]);
+        assert_eq!(r.volume, vec!["/a:/b:ro", "/c:/d"]);
+        assert!(r.command.is_empty());
+    }
+
+    #[test]
+    fn rm_defaults_on_and_can_be_turned_off() {
+        assert!(run_args(&["run", "host"]).rm);
+        assert!(run_args(&["run", "--rm", "host"]).rm);
+        assert!(!run_args(&["run", "--rm=false", "host"]).rm);
+    }
+
+    #[test]
+    fn network_modes() {
+        assert_eq!(run_args(&["run", "host"]).network, NetworkMode::None);
+        assert_eq!(
+            run_args(&["run", "--network", "host", "host"]).network,
+            NetworkMode::Host
+        );
+        assert!(parse(&["run", "--network", "bridge", "host"]).is_err());
+    }
+
+    #[test]
+    fn global_options_before_or_after_the_verb() {
+        let cli = parse(&["--data-root", "/tmp/d", "run", "--root", "/tmp/r", "host"]).unwrap();
+        assert_eq!(cli.global.data_root, PathBuf::from("/tmp/d"));
+        assert_eq!(cli.global.root, PathBuf::from("/tmp/r"));
+    }
+
+    #[test]
+    fn run_help_has_examples_and_exit_statuses() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Examples:") && help.contains("husk run -it ./alpine-rootfs sh"));
+        assert!(help.contains("125 when husk itself failed"));
+    }
+
+    #[test]
+    fn source_is_required() {
+        assert!(parse(&["run"]).is_err());
+        assert!(parse(&["run", "-i"]).is_err());
+    }
+}

@@ -1,0 +1,646 @@
+//! `husk run`: from the command line to a bundle, then the monitor that hands it to the runtime
+//! and waits for the container's exit status.
+//!
+//! The steps, each owned by its module: check the options (`name`, `volume`, `user`,
+//! `envvars`), resolve SOURCE (`source`), unpack a tarball into the cache (`unpack`), take the
+//! container's directory and write its record (`record`), make its root filesystem (`overlay`
+//! or `hostroot`), write config.json (`bundle`), then become the *monitor* and call
+//! `husk_container::container::run`. Every resource is a guard (the container directory, the
+//! overlay mount), so an error at any step leaves nothing behind.
+
+use std::io::IsTerminal;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use husk_container::container::{self, ContainerError, CreateOptions, ExecFailure};
+
+use crate::bundle::{self, BundleConfig, BundleError};
+use crate::cli::{GlobalArgs, RunArgs};
+use crate::envvars::{self, EnvError};
+use crate::hostroot::{self, HostRootError};
+use crate::name::{self, NameError};
+use crate::overlay::{OverlayError, OverlayMount};
+use crate::record::{
+    now_rfc3339, ContainerDir, DataRoot, Record, RecordError, RecordSource, RecordStatus,
+};
+use crate::source::{self, Source, SourceError};
+use crate::unpack::{RootfsCache, UnpackError, UnpackOptions};
+use crate::user::{self, UserError};
+use crate::volume::{self, VolumeError};
+
+/// The command when none is given.
+pub const DEFAULT_COMMAND: &str = "/bin/sh";
+
+/// Docker's exit status when the container runtime (here: husk) failed.
+pub const EXIT_HUSK_FAILED: i32 = 125;
+/// The exit status when the command was found but cannot be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// The exit status when the command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Errors of `husk run`; each module's error, plus the checks made here.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// --name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// --hostname.
+    #[error(
+        "--hostname `{0}`: must be 1 to 64 bytes without NUL (HOST_NAME_MAX, man 2 sethostname)"
+    )]
+    Hostname(String),
+    /// -w.
+    #[error("-w `{0}`: the working directory must be an absolute path inside the container")]
+    Workdir(String),
+    /// -it with a stdin that is no terminal.
+    #[error("-i -t: stdin is not a terminal; drop -t, or run husk from a terminal")]
+    StdinNotTerminal,
+    /// SOURCE.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The tarball cache.
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    /// The container directory or record.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The overlay mount.
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+    /// The `host` root.
+    #[error(transparent)]
+    HostRoot(#[from] HostRootError),
+    /// -v.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    /// -u.
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// -e.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// config.json.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The bundle's rootfs directory of the `host` source.
+    #[error("creating {}: {source}", path.display())]
+    RootfsDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Pointing stdin at /dev/null (no -i).
+    #[error("redirecting stdin to /dev/null (no -i): {0}")]
+    Stdin(#[source] std::io::Error),
+    /// The runtime's create/start/wait.
+    #[error("container `{id}`: {source}")]
+    Container {
+        /// The container id.
+        id: String,
+        /// The runtime's error.
+        #[source]
+        source: Box<ContainerError>,
+    },
+}
+
+impl RunError {
+    /// The exit status of `husk run` for this error: 127 or 126 when the command could not be
+    /// found or executed, 125 for every other failure of husk (Docker's convention).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Container { source, .. } => match source.exec_failure() {
+                Some(ExecFailure::NotFound) => EXIT_NOT_FOUND,
+                Some(ExecFailure::NotExecutable) => EXIT_NOT_EXECUTABLE,
+                None => EXIT_HUSK_FAILED,
+            },
+            _ => EXIT_HUSK_FAILED,
+        }
+    }
+
+    /// The message for stderr: this error and its sources, `: `-separated, each source only
+    /// if the message does not hold its text already (most variants print their source).
+    pub fn message(&self) -> String {
+        let mut msg = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+            source = s.source();
+        }
+        msg
+    }
+}
+
+/// The options of `husk run` checked, before anything is made on disk.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The container's name and id.
+    pub name: String,
+    /// Its hostname.
+    pub hostname: String,
+    /// `process.cwd`.
+    pub cwd: String,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.env`.
+    pub env: Vec<String>,
+    /// The -v mounts.
+    pub volumes: Vec<volume::Volume>,
+    /// The resolved SOURCE.
+    pub source: Source,
+}
+
+impl Plan {
+    /// Checks the options of `husk run` and resolves SOURCE and -v paths; `lookup` reads husk's
+    /// own environment for `-e NAME`.
+    ///
+    /// Errors: [`RunError`] naming the option.
+    pub fn new(args: &RunArgs, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, RunError> {
+        let name = match &args.name {
+            Some(n) => name::validate(n)?.to_owned(),
+            None => name::generate()?,
+        };
+        let hostname = args.hostname.clone().unwrap_or_else(|| name.clone());
+        if hostname.is_empty() || hostname.len() > name::MAX_NAME_LEN || hostname.contains('\0') {
+            return Err(RunError::Hostname(hostname));
+        }
+        let cwd = args.workdir.clone().unwrap_or_else(|| "/".to_owned());
+        if !cwd.starts_with('/') {
+            return Err(RunError::Workdir(cwd));
+        }
+        if args.interactive && args.tty && !std::io::stdin().is_terminal() {
+            return Err(RunError::StdinNotTerminal);
+        }
+        let command = if args.command.is_empty() {
+            vec![DEFAULT_COMMAND.to_owned()]
+        } else {
+            args.command.clone()
+        };
+        let env = envvars::container_env(&args.env, &hostname, args.tty, lookup)?;
+        let volumes = args
+            .volume
+            .iter()
+            .map(|v| volume::resolve(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let source = source::from_word(&args.source)?;
+        Ok(Self {
+            name,
+            hostname,
+            cwd,
+            args: command,
+            env,
+            volumes,
+            source,
+        })
+    }
+}
+
+/// A container ready for the runtime: its directory, its root filesystem (an overlay mount for
+/// directory and tarball sources), config.json written. Dropping it unmounts and removes.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The overlay (dropped first: fields drop in declaration order).
+    pub overlay: Option<OverlayMount>,
+    /// The container's directory.
+    pub dir: ContainerDir,
+    /// The record, as written so far.
+    pub record: Record,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+}
+
+/// Makes everything `plan` needs on disk under `data`: unpacks a tarball (cached), takes the
+/// container directory, writes the record, makes the rootfs and writes config.json.
+///
+/// Errors: [`RunError`]; nothing is left behind (but a complete cache entry).
+pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared, RunError> {
+    // Unpack before taking the name: the cache key is needed for the record, and a refused
+    // tarball then leaves no container directory.
+    let (lower, record_source) = match &plan.source {
+        Source::Host => (None, RecordSource::Host),
+        Source::Directory(p) => (Some(p.clone()), RecordSource::Directory { path: p.clone() }),
+        Source::Tarball(p, compression) => {
+            let cache = RootfsCache::new(data.rootfs_cache());
+            let cached = cache.get_or_unpack(p, *compression, &UnpackOptions::default())?;
+            (
+                Some(cached.path),
+                RecordSource::Tarball {
+                    path: p.clone(),
+                    sha256: cached.sha256,
+                },
+            )
+        }
+    };
+    let mut dir = ContainerDir::create(data, &plan.name)?;
+    if !args.rm {
+        dir.keep();
+    }
+    let paths = dir.paths().clone();
+    let record = Record::new(&plan.name, record_source, plan.args.clone());
+    record.write(&paths.record())?;
+
+    let rootfs = paths.rootfs();
+    let (overlay, mut mounts, etc_root) = match &lower {
+        Some(lower) => {
+            let m = OverlayMount::mount(lower, &paths.upper(), &paths.work(), &rootfs)?;
+            (Some(m), Vec::new(), lower.clone())
+        }
+        None => {
+            std::fs::create_dir(&rootfs).map_err(|source| RunError::RootfsDir {
+                path: rootfs.clone(),
+                source,
+            })?;
+            let mounts = hostroot::build(&rootfs, Path::new("/"), &plan.hostname)?;
+            (None, mounts, rootfs.clone())
+        }
+    };
+    mounts.extend(plan.volumes.iter().map(volume::Volume::to_mount));
+    let (uid, gid) = match &args.user {
+        Some(text) => user::resolve(text, &user::parse(text)?, &etc_root)?,
+        None => (0, 0),
+    };
+    let config = bundle::config(&BundleConfig {
+        hostname: plan.hostname.clone(),
+        args: plan.args.clone(),
+        env: plan.env.clone(),
+        cwd: plan.cwd.clone(),
+        uid,
+        gid,
+        terminal: args.tty,
+        network: args.network,
+        readonly_root: args.read_only,
+        extra_mounts: mounts,
+    });
+    let bundle_dir = paths.bundle();
+    bundle::write_config(&bundle_dir, &config)?;
+    Ok(Prepared {
+        overlay,
+        dir,
+        record,
+        bundle: bundle_dir,
+    })
+}
+
+/// Turns this process into the container's monitor: named `husk:monitor` in `ps`
+/// (prctl PR_SET_NAME, `man 2 prctl`), and without -i its stdin is /dev/null, so the container
+/// inherits that instead of the caller's terminal.
+///
+/// Errors: [`RunError::Stdin`].
+fn become_monitor(interactive: bool) -> Result<(), RunError> {
+    if let Err(e) = nix::sys::prctl::set_name(c"husk:monitor") {
+        // Only the name in ps is lost; not worth failing the container for.
+        tracing::debug!(error = %e, "prctl(PR_SET_NAME) failed");
+    }
+    if !interactive {
+        let null = std::fs::File::open("/dev/null").map_err(RunError::Stdin)?;
+        nix::unistd::dup2(null.as_raw_fd(), libc::STDIN_FILENO)
+            .map_err(|e| RunError::Stdin(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Hands the prepared bundle to the runtime as the monitor and returns the command's exit status.
+fn monitor(p: &mut Prepared, args: &RunArgs, state_root: &Path) -> Result<i32, RunError> {
+    become_monitor(args.interactive)?;
+    p.record.status = RecordStatus::Running;
+    p.record.started = Some(now_rfc3339());
+    p.record.write(&p.dir.paths().record())?;
+    let opts = CreateOptions {
+        root: state_root.to_owned(),
+        id: p.record.id.clone(),
+        bundle: p.bundle.clone(),
+        ..Default::default()
+    };
+    container::run(&opts).map_err(|source| RunError::Container {
+        id: p.record.id.clone(),
+        source: Box::new(source),
+    })
+}
+
+/// `husk run`: prepares the container, runs it in the foreground as its monitor, records the
+/// outcome, cleans up; returns the command's exit status.
+///
+/// Errors: [`RunError`]; map it to an exit status with [`RunError::exit_code`].
+pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<i32, RunError> {
+    let plan = Plan::new(args, |k| std::env::var(k).ok())?;
+    let data = DataRoot::new(&global.data_root);
+    let mut prepared = prepare(&plan, args, &data)?;
+    let result = monitor(&mut prepared, args, &global.root);
+    let record_path = prepared.dir.paths().record();
+    let Prepared {
+        overlay,
+        dir,
+        mut record,
+        ..
+    } = prepared;
+    if let Some(m) = overlay {
+        if let Err(e) = m.unmount() {
+            tracing::warn!(error = %e, "leaving the container's overlay mounted");
+        }
+    }
+    record.finished = Some(now_rfc3339());
+    match &result {
+        Ok(code) => {
+            record.status = RecordStatus::Exited;
+            record.exit_status = Some(*code);
+        }
+        Err(e) => {
+            record.status = RecordStatus::Failed;
+            record.exit_status = Some(e.exit_code());
+            record.error = Some(e.to_string());
+        }
+    }
+    if !args.rm {
+        if let Err(e) = record.write(&record_path) {
+            tracing::warn!(error = %e, "could not write the final record");
+        }
+    }
+    drop(dir);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::testutil::{busybox_rootfs, need_root, tar_dir};
+    use crate::unpack;
+    use clap::Parser;
+    use serde_json::Value;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("husk").chain(args.iter().copied())).unwrap()
+    }
+
+    fn run_args(c: &Cli) -> &RunArgs {
+        match &c.command {
+            Command::Run(r) => r,
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn plan_defaults_and_errors() {
+        let c = cli(&["run", "host"]);
+        let p = Plan::new(run_args(&c), no_env).unwrap();
+        assert!(p.name.starts_with("husk-"));
+        assert_eq!(p.hostname, p.name);
+        assert_eq!(p.args, ["/bin/sh"]);
+        assert_eq!(p.cwd, "/");
+        assert_eq!(p.source, Source::Host);
+
+        let c = cli(&[
+            "run",
+            "--name",
+            "x",
+            "--hostname",
+            "h",
+            "-w",
+            "/tmp",
+            "host",
+            "id",
+            "-u",
+        ]);
+        let p = Plan::new(run_args(&c), no_env).unwrap();
+        assert_eq!((p.name.as_str(), p.hostname.as_str()), ("x", "h"));
+        assert_eq!(p.args, ["id", "-u"]);
+        assert!(p.env.contains(&"HOSTNAME=h".to_owned()));
+
+        let bad = |args: &[&str]| Plan::new(run_args(&cli(args)), no_env).unwrap_err();
+        assert!(matches!(
+            bad(&["run", "-w", "tmp", "host"]),
+            RunError::Workdir(_)
+        ));
+        assert!(matches!(
+            bad(&["run", "--name", "a/b", "host"]),
+            RunError::Name(_)
+        ));
+        assert!(matches!(bad(&["run", "alpine"]), RunError::Source(_)));
+        assert!(matches!(
+            bad(&["run", "-v", "/nonexistent-husk:/x", "host"]),
+            RunError::Volume(_)
+        ));
+        assert!(matches!(
+            bad(&["run", "-e", "=x", "host"]),
+            RunError::Env(_)
+        ));
+        assert_eq!(bad(&["run", "alpine"]).exit_code(), EXIT_HUSK_FAILED);
+    }
+
+    #[test]
+    fn exit_codes_of_container_errors() {
+        let exec = |failure| RunError::Container {
+            id: "x".into(),
+            source: Box::new(ContainerError::Child(
+                husk_container::process::ChildError::Exec {
+                    path: "nope".into(),
+                    failure,
+                },
+            )),
+        };
+        assert_eq!(exec(ExecFailure::NotFound).exit_code(), 127);
+        assert_eq!(exec(ExecFailure::NotExecutable).exit_code(), 126);
+        let e = RunError::Container {
+            id: "x".into(),
+            source: Box::new(ContainerError::StuckProcess("x".into())),
+        };
+        assert_eq!(e.exit_code(), EXIT_HUSK_FAILED);
+        assert_eq!(
+            e.message(),
+            "container `x`: container \"x\" did not stop within 10 s of SIGKILL"
+        );
+        let e = RunError::Record(RecordError::Write {
+            path: "/d/r.json".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        });
+        assert_eq!(
+            e.message(),
+            "writing the container record /d/r.json: No space left on device (os error 28)"
+        );
+    }
+
+    fn read_config(p: &Prepared) -> Value {
+        serde_json::from_slice(&std::fs::read(p.bundle.join("config.json")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn prepare_host_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataRoot::new(tmp.path().join("data"));
+        let c = cli(&[
+            "run",
+            "--name",
+            "hostbox",
+            "-u",
+            "nobody",
+            "--read-only",
+            "--network",
+            "host",
+            "-v",
+            "/tmp:/mnt/tmp:ro",
+            "host",
+            "ls",
+            "/",
+        ]);
+        let plan = Plan::new(run_args(&c), no_env).unwrap();
+        let p = prepare(&plan, run_args(&c), &data).unwrap();
+        assert!(p.overlay.is_none());
+        let v = read_config(&p);
+        assert_eq!(v["hostname"], "hostbox");
+        assert_eq!(v["process"]["args"], serde_json::json!(["ls", "/"]));
+        assert_eq!(
+            v["process"]["user"],
+            serde_json::json!({"uid": 65534, "gid": 65534})
+        );
+        assert_eq!(v["root"]["readonly"], true);
+        let mounts = v["mounts"].as_array().unwrap();
+        let usr = mounts.iter().find(|m| m["destination"] == "/usr").unwrap();
+        assert_eq!(
+            usr["options"],
+            serde_json::json!(["rbind", "ro", "nosuid", "nodev"])
+        );
+        let last = mounts.last().unwrap();
+        assert_eq!(last["destination"], "/mnt/tmp");
+        assert_eq!(last["options"], serde_json::json!(["rbind", "ro"]));
+        let rec = Record::read(&p.dir.paths().record()).unwrap();
+        assert_eq!(rec.status, RecordStatus::Created);
+        assert_eq!(rec.source, RecordSource::Host);
+        assert_eq!(
+            std::fs::read_to_string(p.bundle.join("rootfs/etc/hostname")).unwrap(),
+            "hostbox\n"
+        );
+        let dir = p.dir.paths().dir.clone();
+        drop(p);
+        assert!(!dir.exists());
+    }
+
+    /// `husk run` until the runtime call (which the lead is writing): it fails with 125 and
+    /// leaves neither a container directory nor a mount; with --rm=false the record says so.
+    #[test]
+    fn run_on_a_tarball_up_to_the_runtime() {
+        if !need_root("run_on_a_tarball_up_to_the_runtime") {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        if !busybox_rootfs(&src) {
+            return;
+        }
+        let tarball = tmp.path().join("bb.tar");
+        tar_dir(&src, &tarball);
+        let data_root = tmp.path().join("data");
+        let state_root = tmp.path().join("state");
+        let tb = tarball.to_str().unwrap();
+        let (d, s) = (data_root.to_str().unwrap(), state_root.to_str().unwrap());
+
+        // Prepare only: the overlay is mounted and the container writes to its upper layer.
+        let c = cli(&[
+            "--data-root",
+            d,
+            "--root",
+            s,
+            "run",
+            "--name",
+            "t1",
+            "-u",
+            "alice",
+            tb,
+        ]);
+        let plan = Plan::new(run_args(&c), no_env).unwrap();
+        let data = DataRoot::new(&data_root);
+        let p = prepare(&plan, run_args(&c), &data).unwrap();
+        let rootfs = p.bundle.join("rootfs");
+        assert!(rootfs.join("bin/busybox").is_file());
+        std::fs::write(rootfs.join("written"), "x").unwrap();
+        let RecordSource::Tarball { sha256, .. } = &p.record.source else {
+            panic!("{:?}", p.record.source)
+        };
+        let lower = data.rootfs_cache().join(sha256);
+        assert_eq!(sha256, &unpack::sha256_file(&tarball).unwrap());
+        assert!(!lower.join("written").exists());
+        assert_eq!(
+            read_config(&p)["process"]["user"],
+            serde_json::json!({"uid": 1000, "gid": 1001})
+        );
+        drop(p);
+        assert!(!data.container("t1").dir.exists());
+        assert!(std::fs::read_dir(&rootfs).is_err());
+
+        // The whole verb, --rm=false: the exit status is recorded, the overlay is gone.
+        let c = cli(&[
+            "--data-root",
+            d,
+            "--root",
+            s,
+            "run",
+            "--rm=false",
+            "--name",
+            "t2",
+            tb,
+            "/bin/sh",
+            "-c",
+            "echo kept > /kept; exit 7",
+        ]);
+        assert_eq!(run(&c.global, run_args(&c)).unwrap(), 7);
+        let paths = data.container("t2");
+        let rec = Record::read(&paths.record()).unwrap();
+        assert_eq!(rec.status, RecordStatus::Exited);
+        assert_eq!(rec.exit_status, Some(7));
+        assert!(rec.started.is_some() && rec.finished.is_some());
+        assert!(!paths.bundle().exists() && !paths.work().exists());
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mountinfo.contains(tmp.path().to_str().unwrap()),
+            "{mountinfo}"
+        );
+
+        // The default --rm: nothing at all remains of the container.
+        let c = cli(&[
+            "--data-root",
+            d,
+            "--root",
+            s,
+            "run",
+            "-i",
+            "--name",
+            "t3",
+            tb,
+            "/nonexistent-command",
+        ]);
+        assert_eq!(run(&c.global, run_args(&c)).unwrap_err().exit_code(), 127);
+        assert!(!data.container("t3").dir.exists());
+    }
+
+    #[test]
+    fn a_refused_tarball_leaves_no_container() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        crate::testutil::raw_entry(&mut b, tar::EntryType::Regular, b"../evil", None, b"x");
+        let tarball = tmp.path().join("evil.tar");
+        std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
+        let d = tmp.path().join("data");
+        let c = cli(&[
+            "--data-root",
+            d.to_str().unwrap(),
+            "run",
+            "--name",
+            "e",
+            tarball.to_str().unwrap(),
+        ]);
+        let err = run(&c.global, run_args(&c)).unwrap_err();
+        assert!(
+            matches!(err, RunError::Unpack(UnpackError::ParentDirEntry { .. })),
+            "{err}"
+        );
+        assert!(!DataRoot::new(&d).container("e").dir.exists());
+        assert!(!tmp.path().join("evil").exists());
+    }
+}
