@@ -269,9 +269,11 @@ fn rootfs_propagation_private_and_shared() {
         cases.push(("shared", true));
     }
     for (prop, shared) in cases {
-        let mut b = Bundle::busybox(&[]);
+        let mut b = Bundle::busybox(&["cat", "/proc/self/mountinfo"]);
         b.set("/linux/rootfsPropagation", json!(prop));
-        let m = mounts_of(&rt, &mut b);
+        let o = rt.run(&b);
+        assert!(o.status.success(), "rootfsPropagation {prop}: {o:#?}");
+        let m = parse_mountinfo(&o.stdout);
         let root = at(&m, "/");
         let is_shared = root.optional.iter().any(|t| t.starts_with("shared:"));
         assert_eq!(is_shared, shared, "rootfsPropagation {prop}: {root:?}");
