@@ -45,12 +45,19 @@ pub fn binary() -> &'static Path {
         // tests/ is one level below the workspace root.
         let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bin = ws.join("target/debug/husk-runtime");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build -p husk-runtime` (cargo test --workspace builds it) \
-             or set HUSK_RUNTIME",
-            bin.display()
-        );
+        if !bin.exists() {
+            // `cargo test --workspace` builds the binaries' test harnesses, not the binaries
+            // themselves: build it once here (cargo sets $CARGO for the tests it runs).
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-q", "-p", "husk-runtime", "--manifest-path"])
+                .arg(ws.join("Cargo.toml"));
+            let out = exec_timeout(cmd, true, Duration::from_secs(900));
+            assert!(
+                out.status.success() && bin.exists(),
+                "cargo build -p husk-runtime failed (or set HUSK_RUNTIME): {out:#?}"
+            );
+        }
         bin
     })
 }
