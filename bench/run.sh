@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Side-by-side start-up benchmark: `runc run`, `husk-runtime run` (same bundle: a busybox
+# rootfs, /bin/true, terminal false, no linux.resources) and `husk run <rootfs> /bin/true`, in
+# ONE hyperfine run; then the ratio husk-runtime/runc and each one's peak RSS
+# (/usr/bin/time -v, "Maximum resident set size"). Exits non-zero if any of them fails.
+# Needs root, busybox-static, runc, hyperfine and time (Debian packages). See bench/README.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ws=$(pwd)
+runs=${HUSK_BENCH_RUNS:-200}
+warmup=${HUSK_BENCH_WARMUP:-20}
+runc_bin=${RUNC:-/usr/sbin/runc}
+
+for tool in hyperfine /usr/bin/time "$runc_bin" /bin/busybox; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install hyperfine time runc busybox-static)" >&2; exit 1; }
+done
+
+cargo build --release -q -p husk-runtime -p husk
+husk_runtime=$ws/target/release/husk-runtime
+husk=$ws/target/release/husk
+
+work=$(mktemp -d /tmp/husk-bench.XXXXXX)
+cleanup() {
+    # Containers a failed iteration may have left (each runtime's own --root).
+    for r in runc husk-runtime; do
+        [ -d "$work/root-$r" ] || continue
+        bin=$runc_bin; [ "$r" = husk-runtime ] && bin=$husk_runtime
+        for id in $(ls "$work/root-$r" 2>/dev/null); do
+            "$bin" --root "$work/root-$r" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The rootfs: busybox-static with its applets, as the tests build it.
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$rootfs/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+echo 'root:x:0:' >"$rootfs/etc/group"
+
+# The bundle: runc's default spec (runc spec) with terminal false, args /bin/true and no
+# linux.resources.
+bundle=$work/bundle
+mkdir -p "$bundle"
+cat >"$bundle/config.json" <<JSON
+{
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": ["/bin/true"],
+    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    },
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+    "noNewPrivileges": true
+  },
+  "root": {"path": "$rootfs", "readonly": true},
+  "hostname": "bench",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+  ],
+  "linux": {
+    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+    "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+  }
+}
+JSON
+
+# One iteration = one command line; a fresh container id each time ($$ of the wrapper plus a
+# counter is unique), each runtime with its own --root.
+mkdir -p "$work/root-runc" "$work/root-husk-runtime"
+cat >"$work/one" <<SH
+#!/bin/sh
+case "\$1" in
+  runc) exec "$runc_bin" --root "$work/root-runc" run --bundle "$bundle" "b\$\$" ;;
+  husk-runtime) exec "$husk_runtime" --root "$work/root-husk-runtime" run --bundle "$bundle" "b\$\$" ;;
+  husk) exec "$husk" run "$rootfs" /bin/true ;;
+esac
+SH
+chmod +x "$work/one"
+
+# Each must work once before it is timed (hyperfine also stops on a non-zero exit).
+for kind in runc husk-runtime husk; do
+    if ! "$work/one" "$kind" >"$work/check-$kind.log" 2>&1; then
+        echo "bench: $kind failed on the bench bundle:" >&2
+        cat "$work/check-$kind.log" >&2
+        exit 1
+    fi
+done
+
+hyperfine -N --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
+    -n "runc run" "$work/one runc" \
+    -n "husk-runtime run" "$work/one husk-runtime" \
+    -n "husk run" "$work/one husk"
+
+mean() { awk -F, -v name="$1" '$1 == name { print $2 }' "$work/times.csv"; }
+runc_s=$(mean "runc run")
+husk_runtime_s=$(mean "husk-runtime run")
+husk_s=$(mean "husk run")
+
+peak_rss() {
+    /usr/bin/time -v "$work/one" "$1" 2>&1 >/dev/null |
+        awk -F': ' '/Maximum resident set size/ { print $2 }'
+}
+
+echo
+printf '%-18s %10s %14s\n' "" "mean (ms)" "peak RSS (kB)"
+for kind in runc husk-runtime husk; do
+    case $kind in
+        runc) s=$runc_s ;; husk-runtime) s=$husk_runtime_s ;; husk) s=$husk_s ;;
+    esac
+    printf '%-18s %10.2f %14s\n' "$kind run" "$(awk -v s="$s" 'BEGIN { print s * 1000 }')" "$(peak_rss "$kind")"
+done
+awk -v h="$husk_runtime_s" -v r="$runc_s" \
+    'BEGIN { printf "\nhusk-runtime/runc time ratio: %.2f (target <= 0.5)\n", h / r }'
