@@ -259,7 +259,11 @@ fn locked_flags(path: &str) -> MsFlags {
 
 /// `linux.rootfsPropagation` as mount flags (None when unset).
 fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, ChildError> {
-    let Some(p) = spec.linux().as_ref().and_then(|l| l.rootfs_propagation().clone()) else {
+    let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+    else {
         return Ok(None);
     };
     Ok(Some(match p.as_str() {
@@ -271,14 +275,12 @@ fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, ChildError> {
         "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         "unbindable" => MsFlags::MS_UNBINDABLE,
         "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        other => {
-            return Err(ChildError::Config {
-                field: "linux.rootfsPropagation".into(),
-                detail: format!(
-                    "\"{other}\" is not one of shared, slave, private, unbindable (or their r* forms)"
-                ),
-            })
-        }
+        other => return Err(ChildError::Config {
+            field: "linux.rootfsPropagation".into(),
+            detail: format!(
+                "\"{other}\" is not one of shared, slave, private, unbindable (or their r* forms)"
+            ),
+        }),
     }))
 }
 
@@ -293,7 +295,11 @@ pub fn prepare(r: &Rootfs<'_>) -> Result<(), ChildError> {
     // Shared propagation cannot stay on the mounts pivot_root works with: / is made rslave
     // (or the configured non-shared mode) now, and the configured mode is applied to the new /
     // after the root switch ([`finish`]), as runc does.
-    let before = if prop.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop };
+    let before = if prop.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        prop
+    };
     mount(None::<&str>, "/", None::<&str>, before, None::<&str>).map_err(|e| {
         ChildError::setup("set propagation of /", Some("linux.rootfsPropagation"), e)
     })?;
