@@ -194,18 +194,24 @@ fn resolve_against(
             );
         }
     }
-    for (index, name, cap) in amb {
+    // One warning for all of them: runc's own default config asks for three ambient
+    // capabilities without inheritable ones, and a line each would drown every `run`.
+    let mut not_raised = Vec::new();
+    for (_, name, cap) in amb {
         if resolved.permitted.contains(&cap) && resolved.inheritable.contains(&cap) {
             resolved.ambient.insert(cap);
         } else {
-            w(
-                "ambient",
-                index,
-                name,
-                "is not in both process.capabilities.permitted and .inheritable (the kernel \
-                 refuses such an ambient capability, man 7 capabilities)",
-            );
+            not_raised.push(name);
         }
+    }
+    if !not_raised.is_empty() {
+        warnings.push(format!(
+            "process.capabilities.ambient: {} not in both process.capabilities.permitted and \
+             .inheritable (the kernel refuses such an ambient capability, man 7 capabilities); \
+             the container starts without {}",
+            not_raised.join(", ") + if not_raised.len() == 1 { " is" } else { " are" },
+            if not_raised.len() == 1 { "it" } else { "them" },
+        ));
     }
     (resolved, warnings)
 }
@@ -475,7 +481,7 @@ mod tests {
         assert!(w[0].starts_with("process.capabilities.inheritable[1]: CAP_CHOWN is not in process.capabilities.bounding"), "{}", w[0]);
         assert!(w[1].starts_with("process.capabilities.effective[1]: CAP_CHOWN is not in process.capabilities.permitted"), "{}", w[1]);
         assert!(
-            w[2].starts_with("process.capabilities.ambient[1]: CAP_NET_RAW is not in both"),
+            w[2].starts_with("process.capabilities.ambient: CAP_NET_RAW is not in both"),
             "{}",
             w[2]
         );

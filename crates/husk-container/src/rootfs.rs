@@ -275,12 +275,14 @@ fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, ChildError> {
         "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         "unbindable" => MsFlags::MS_UNBINDABLE,
         "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        other => return Err(ChildError::Config {
-            field: "linux.rootfsPropagation".into(),
-            detail: format!(
+        other => {
+            return Err(ChildError::Config {
+                field: "linux.rootfsPropagation".into(),
+                detail: format!(
                 "\"{other}\" is not one of shared, slave, private, unbindable (or their r* forms)"
             ),
-        }),
+            })
+        }
     }))
 }
 
