@@ -102,6 +102,8 @@ pub struct BundleConfig {
     pub readonly_root: bool,
     /// Mounts after the default ones: the `host` source's binds, then -v volumes.
     pub extra_mounts: Vec<Mount>,
+    /// `linux.cgroupsPath` (None: the runtime's default, named after the id).
+    pub cgroups_path: Option<String>,
 }
 
 /// A bind mount of `source` at `destination`: `rbind`, then `ro` if `read_only`, then `extra`.
@@ -200,7 +202,7 @@ pub fn config(c: &BundleConfig) -> Value {
     ]);
     let mut mounts = default_mounts();
     mounts.extend(c.extra_mounts.iter().cloned());
-    json!({
+    let mut v = json!({
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": c.terminal,
@@ -226,7 +228,11 @@ pub fn config(c: &BundleConfig) -> Value {
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
         },
-    })
+    });
+    if let Some(p) = &c.cgroups_path {
+        v["linux"]["cgroupsPath"] = json!(p);
+    }
+    v
 }
 
 /// Writes `config` as `<bundle>/config.json` (temp file + rename, so the runtime never reads a
@@ -261,6 +267,7 @@ mod tests {
             gid: 0,
             terminal: false,
             network: NetworkMode::None,
+            cgroups_path: None,
             readonly_root: false,
             extra_mounts: vec![],
         }

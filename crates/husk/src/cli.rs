@@ -97,6 +97,11 @@ pub struct RunArgs {
     /// Make the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// The cgroup to create the container's cgroup under (Docker's --cgroup-parent): a
+    /// relative path is below husk's own cgroup, an absolute one below each hierarchy's root;
+    /// the container's cgroup is PARENT/NAME. Default: NAME below husk's own cgroup.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
     /// The network: `none` (loopback only, the default) or `host`.
     #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
     pub network: NetworkMode,

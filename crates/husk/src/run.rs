@@ -94,6 +94,9 @@ pub enum RunError {
     /// Pointing stdin at /dev/null (no -i).
     #[error("redirecting stdin to /dev/null (no -i): {0}")]
     Stdin(#[source] std::io::Error),
+    /// A --cgroup-parent that is empty, has `..` or is in systemd's slice:prefix:name form.
+    #[error("--cgroup-parent {0:?}: give a cgroup path without `..` (e.g. husk or /husk)")]
+    CgroupParent(String),
     /// The runtime's create/start/wait.
     #[error("container `{id}`: {source}")]
     Container {
@@ -275,6 +278,7 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         network: args.network,
         readonly_root: args.read_only,
         extra_mounts: mounts,
+        cgroups_path: cgroups_path(args.cgroup_parent.as_deref(), &plan.name)?,
     });
     let bundle_dir = paths.bundle();
     bundle::write_config(&bundle_dir, &config)?;
@@ -320,6 +324,18 @@ fn monitor(p: &mut Prepared, args: &RunArgs, state_root: &Path) -> Result<i32, R
         id: p.record.id.clone(),
         source: Box::new(source),
     })
+}
+
+/// `linux.cgroupsPath` for --cgroup-parent: PARENT/NAME, refusing `..` so the container's cgroup
+/// cannot climb out of the parent's hierarchy.
+fn cgroups_path(parent: Option<&str>, name: &str) -> Result<Option<String>, RunError> {
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
+    if parent.is_empty() || parent.split('/').any(|c| c == "..") || parent.contains(':') {
+        return Err(RunError::CgroupParent(parent.to_owned()));
+    }
+    Ok(Some(format!("{}/{name}", parent.trim_end_matches('/'))))
 }
 
 /// `husk run`: prepares the container, runs it in the foreground as its monitor, records the
@@ -433,6 +449,25 @@ mod tests {
             RunError::Env(_)
         ));
         assert_eq!(bad(&["run", "alpine"]).exit_code(), EXIT_HUSK_FAILED);
+    }
+
+    #[test]
+    fn cgroup_parent_becomes_parent_slash_name() {
+        assert_eq!(cgroups_path(None, "c").unwrap(), None);
+        assert_eq!(
+            cgroups_path(Some("husk/"), "c").unwrap().as_deref(),
+            Some("husk/c")
+        );
+        assert_eq!(
+            cgroups_path(Some("/a/b"), "c").unwrap().as_deref(),
+            Some("/a/b/c")
+        );
+        for bad in ["", "a/../..", "..", "system.slice:husk:x"] {
+            assert!(
+                matches!(cgroups_path(Some(bad), "c"), Err(RunError::CgroupParent(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -574,13 +609,17 @@ mod tests {
         assert!(!data.container("t1").dir.exists());
         assert!(std::fs::read_dir(&rootfs).is_err());
 
-        // The whole verb, --rm=false: the exit status is recorded, the overlay is gone.
+        // The whole verb, --rm=false: the exit status is recorded, the overlay is gone. The
+        // container's cgroup goes under a test parent (made and removed by the runtime).
+        let cgroup_parent = format!("husk-test-unit-{}", std::process::id());
         let c = cli(&[
             "--data-root",
             d,
             "--root",
             s,
             "run",
+            "--cgroup-parent",
+            &cgroup_parent,
             "--rm=false",
             "--name",
             "t2",
@@ -609,6 +648,8 @@ mod tests {
             "--root",
             s,
             "run",
+            "--cgroup-parent",
+            &cgroup_parent,
             "-i",
             "--name",
             "t3",
