@@ -351,10 +351,15 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         no_new_keyring: opts.no_new_keyring,
         hooks_sync,
     };
+    let lock_fd = guard.dir.as_ref().expect("held").lock_fd();
     let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
     let inter = match husk_sys::fork().map_err(io("fork the intermediate process"))? {
         husk_sys::Forked::Child => {
             drop(parent_ch);
+            // The children never return (they exec or exit without unwinding), so the parent's
+            // copy of the lock's File is never dropped here: closing its fd is the only close.
+            // Without it a `create` killed by SIGKILL would leave the lock held by the init.
+            let _ = nix::unistd::close(lock_fd);
             init::intermediate(&ctx, child_ch)
         }
         husk_sys::Forked::Parent(pid) => pid,
@@ -535,17 +540,22 @@ pub fn list(root: &Path) -> Result<Vec<serde_json::Value>, ContainerError> {
     Ok(out)
 }
 
-/// Parse a signal as runc does: `KILL`, `SIGKILL` or `9`.
+/// Parse a signal as runc does: `KILL`, `SIGKILL` or `9`; `0` is None (no signal: only a check
+/// that the process exists, as kill(2) does).
 ///
 /// # Errors
 /// A message naming the signal.
-pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
+pub fn parse_signal(s: &str) -> Result<Option<Signal>, ContainerError> {
     let bad = || ContainerError::Config {
         field: "signal",
         detail: format!("\"{s}\" is not a signal name (e.g. TERM, SIGKILL) or number"),
     };
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| bad());
+        // 0 sends nothing and only checks that the process exists (kill(2)).
+        if n == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(n).map(Some).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") {
@@ -553,7 +563,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
     } else {
         format!("SIG{up}")
     };
-    name.parse::<Signal>().map_err(|_| bad())
+    name.parse::<Signal>().map(Some).map_err(|_| bad())
 }
 
 /// `kill ID SIGNAL [--all]`.
@@ -563,7 +573,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
 pub fn kill_container(
     root: &Path,
     id: &str,
-    signal: Signal,
+    signal: Option<Signal>,
     all: bool,
 ) -> Result<(), ContainerError> {
     let (_dir, st, _config) = load(root, id)?;
@@ -576,11 +586,9 @@ pub fn kill_container(
             hint: "; the container is not running",
         });
     }
-    if all {
-        if let Some(cg) = &st.cgroup {
-            cg.kill_all(signal)?;
-            return Ok(());
-        }
+    if let (true, Some(sig), Some(cg)) = (all, signal, &st.cgroup) {
+        cg.kill_all(sig)?;
+        return Ok(());
     }
     if let Some(i) = st.init {
         kill(Pid::from_raw(i.pid), signal).map_err(|e| io(format!("kill {}", i.pid))(e.into()))?;
@@ -754,6 +762,9 @@ fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&Ow
     let stdout = std::io::stdout();
     let mut stdin_open = pty.is_some();
     let mut pty_open = pty.is_some();
+    // The init's exit is seen through a pidfd: SIGCHLD may go to another thread of a
+    // multi-threaded caller (husk's own tests), where this thread's signalfd never sees it.
+    let pidfd = husk_sys::pidfd_open(pid).ok();
     loop {
         if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             if let Some(code) = exit_code(ws) {
@@ -774,6 +785,10 @@ fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&Ow
             }
         }
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(p) = &pidfd {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+        }
+        let first_pty = fds.len();
         if let Some(m) = pty {
             if pty_open {
                 fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
@@ -807,7 +822,7 @@ fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&Ow
             }
         }
         if let Some(m) = pty {
-            let mut i = 1;
+            let mut i = first_pty;
             if pty_open {
                 if ready[i] && !crate::tty::pump(m.as_fd(), stdout.as_fd()) {
                     pty_open = false;
@@ -830,10 +845,11 @@ mod tests {
 
     #[test]
     fn signals_parse_like_runc() {
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("usr1").unwrap(), Signal::SIGUSR1);
+        assert_eq!(parse_signal("KILL").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("SIGTERM").unwrap(), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("9").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("usr1").unwrap(), Some(Signal::SIGUSR1));
+        assert_eq!(parse_signal("0").unwrap(), None);
         assert!(parse_signal("NOPE")
             .unwrap_err()
             .to_string()

@@ -253,6 +253,8 @@ fn run_one(hook: &Hook, field: &str, state_json: &[u8]) -> Result<(), HookError>
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Its own process group, so that a timeout kills what the hook started too.
+    cmd.process_group(0);
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| HookError::Spawn {
         field: field.to_string(),
@@ -286,7 +288,11 @@ fn run_one(hook: &Hook, field: &str, state_json: &[u8]) -> Result<(), HookError>
 
 /// SIGKILL and waitpid: no zombie is left behind whatever happened.
 fn kill_and_reap(child: &mut Child) {
-    // kill fails only if the hook already exited; wait then reaps it either way.
+    // The whole process group (the hook leads it): a hook that started children and then
+    // hung or timed out takes them along. kill fails only if all already exited; wait then
+    // reaps the hook either way.
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = child.kill();
     if let Err(e) = child.wait() {
         tracing::warn!("reaping hook pid {} failed: {e}", child.id());

@@ -872,10 +872,12 @@ pub fn finish(r: &Rootfs<'_>) -> Result<(), ChildError> {
     Ok(())
 }
 
+// Both run after the root switch, so a symlink is followed inside the container's root, as
+// runc does; a path that does not resolve (a dangling symlink too) is skipped, as the spec says.
 fn mask(p: &str) -> nix::Result<()> {
-    let md = match fs::symlink_metadata(p) {
+    let md = match fs::metadata(p) {
         Ok(md) => md,
-        Err(_) => return Ok(()), // the spec: paths that do not exist are skipped
+        Err(_) => return Ok(()),
     };
     if md.is_dir() {
         return mount(
@@ -901,7 +903,7 @@ fn mask(p: &str) -> nix::Result<()> {
 }
 
 fn readonly(p: &str) -> nix::Result<()> {
-    if fs::symlink_metadata(p).is_err() {
+    if fs::metadata(p).is_err() {
         return Ok(());
     }
     mount(

@@ -407,6 +407,12 @@ pub enum SpecError {
         #[source]
         source: io::Error,
     },
+    /// A uid or gid of 4294967295, which the kernel reads as "unchanged".
+    #[error("{field} is 4294967295, which setresuid(2)/setresgid(2) read as (uid_t)-1, \"leave unchanged\": the process would stay root; use a real id")]
+    IdReserved {
+        /// The JSON path.
+        field: String,
+    },
     /// `linux.rootfsPropagation` has a value the spec does not define.
     #[error("linux.rootfsPropagation is {value:?}: it must be one of shared, slave, private, unbindable, rshared, rslave, rprivate, runbindable (or absent)")]
     RootfsPropagation {
@@ -785,6 +791,27 @@ fn check_process(spec: &Spec) -> Result<(), SpecError> {
         return Err(SpecError::NulByte {
             field: format!("process.args[{i}]"),
         });
+    }
+
+    // (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setresuid(2)/setresgid(2): the
+    // container would keep running as root.
+    let user = process.user();
+    let ids = [
+        ("process.user.uid".to_string(), user.uid()),
+        ("process.user.gid".to_string(), user.gid()),
+    ]
+    .into_iter()
+    .chain(
+        user.additional_gids()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)),
+    );
+    for (field, id) in ids {
+        if id == u32::MAX {
+            return Err(SpecError::IdReserved { field });
+        }
     }
 
     if !process.cwd().is_absolute() {
@@ -1526,6 +1553,13 @@ mod tests {
     #[test]
     fn relative_cwd_is_refused() {
         let err = refused(|c| set(c, "/process/cwd", json!("tmp")), "process.cwd");
+        for (ptr, field) in [
+            ("/process/user/uid", "process.user.uid"),
+            ("/process/user/gid", "process.user.gid"),
+        ] {
+            let e = refused(|c| set(c, ptr, json!(4294967295u32)), field);
+            assert!(matches!(e, SpecError::IdReserved { .. }), "{e}");
+        }
         assert!(matches!(err, SpecError::NotAbsolute { .. }));
     }
 

@@ -212,6 +212,14 @@ impl StateDir {
         &self.dir
     }
 
+    /// The fd that holds the lock. A forked child must close it (without unlocking: the lock
+    /// belongs to the open file, shared with the parent) so that it cannot keep the container
+    /// locked when the parent dies.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
+    }
+
     /// The container id.
     pub fn id(&self) -> &str {
         &self.id

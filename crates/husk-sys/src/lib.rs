@@ -367,6 +367,26 @@ pub fn reset_signals() {
     );
 }
 
+/// `pidfd_open(pid, 0)` (`man 2 pidfd_open`, Linux 5.3): an fd that becomes readable when the
+/// process `pid` exits, so a waiter can poll(2) for it without depending on which thread SIGCHLD
+/// is delivered to.
+///
+/// # Errors
+/// ESRCH when there is no such process.
+pub fn pidfd_open(pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd or -1; no memory is passed.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0 as libc::c_uint) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new fd (close-on-exec) that nothing else owns.
+    Ok(
+        unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ret as libc::c_int)
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
