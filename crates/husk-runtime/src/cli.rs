@@ -43,7 +43,7 @@ pub enum Command {
     /// Create a new specification file (config.json).
     Spec(SpecArgs),
     /// Create a container, held before its program starts until `start`.
-    Create(CreateArgs),
+    Create(ContainerArgs),
     /// Start the program of a created container.
     Start(IdArgs),
     /// Create and start a container (in the foreground unless --detach).
@@ -69,9 +69,9 @@ pub struct SpecArgs {
     pub rootless: bool,
 }
 
-/// `create`.
+/// `create`, and the flags `run` shares with it.
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub struct ContainerArgs {
     /// The container id.
     pub id: String,
     /// The bundle directory (default: the current directory).
@@ -94,26 +94,12 @@ pub struct CreateArgs {
 /// `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The container id.
-    pub id: String,
-    /// The bundle directory (default: the current directory).
-    #[arg(long, short = 'b')]
-    pub bundle: Option<PathBuf>,
+    /// The shared flags.
+    #[command(flatten)]
+    pub container: ContainerArgs,
     /// Detach: return once the program has started.
     #[arg(long, short = 'd')]
     pub detach: bool,
-    /// Write the init's pid to FILE.
-    #[arg(long = "pid-file", value_name = "FILE")]
-    pub pid_file: Option<PathBuf>,
-    /// Use MS_MOVE + chroot instead of pivot_root.
-    #[arg(long = "no-pivot")]
-    pub no_pivot: bool,
-    /// Do not create a new session keyring for the container.
-    #[arg(long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// A unix socket to send the pty master to when process.terminal is true.
-    #[arg(long = "console-socket", value_name = "PATH")]
-    pub console_socket: Option<PathBuf>,
 }
 
 /// Verbs that take only an id.

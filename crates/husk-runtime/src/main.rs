@@ -45,16 +45,7 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             Ok(0)
         }
         Command::Create(a) => {
-            let opts = CreateOptions {
-                root,
-                id: a.id.clone(),
-                bundle: a.bundle.clone().unwrap_or_else(|| ".".into()),
-                pid_file: a.pid_file.clone(),
-                no_pivot: a.no_pivot,
-                no_new_keyring: a.no_new_keyring,
-                console_socket: a.console_socket.clone(),
-            };
-            container::create(&opts, false).map_err(s)?;
+            container::create(&create_options(root, a), false).map_err(s)?;
             Ok(0)
         }
         Command::Start(a) => {
@@ -62,15 +53,7 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             Ok(0)
         }
         Command::Run(a) => {
-            let opts = CreateOptions {
-                root,
-                id: a.id.clone(),
-                bundle: a.bundle.clone().unwrap_or_else(|| ".".into()),
-                pid_file: a.pid_file.clone(),
-                no_pivot: a.no_pivot,
-                no_new_keyring: a.no_new_keyring,
-                console_socket: a.console_socket.clone(),
-            };
+            let opts = create_options(root, &a.container);
             if a.detach {
                 container::create(&opts, false).map_err(s)?;
                 container::start(&opts.root, &opts.id).map_err(s)?;
@@ -98,6 +81,18 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             list(&all, a.format, a.quiet)?;
             Ok(0)
         }
+    }
+}
+
+fn create_options(root: std::path::PathBuf, a: &cli::ContainerArgs) -> CreateOptions {
+    CreateOptions {
+        root,
+        id: a.id.clone(),
+        bundle: a.bundle.clone().unwrap_or_else(|| ".".into()),
+        pid_file: a.pid_file.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        console_socket: a.console_socket.clone(),
     }
 }
 
