@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod front;
 pub mod host;
 pub mod rootfs;
 pub mod runtime;

@@ -308,6 +308,12 @@ impl Runtime {
         exec(self.command(args, "none"), true)
     }
 
+    /// Adds container `id` to the ones this runtime force-deletes when dropped (for tests that
+    /// run `create` themselves, e.g. to kill it half way).
+    pub fn adopt(&self, id: &str) {
+        self.remember(id);
+    }
+
     fn remember(&self, id: &str) {
         let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
         if !made.iter().any(|(i, _)| i == id) {
