@@ -5,7 +5,20 @@ use clap::Parser;
 use husk::{cli, run};
 
 fn main() {
-    let cli = cli::Cli::parse();
+    // A bad command line is a failure of husk: 125, as Docker and Podman exit (clap's own
+    // status is 2); --help and --version still exit 0.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                run::EXIT_HUSK_FAILED
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let level = if cli.global.debug {
         tracing::Level::DEBUG
     } else {
