@@ -101,6 +101,17 @@ pub fn v1_dir(controller: &str, id: &str) -> Option<PathBuf> {
         .map(|h| h.own_dir.join(cgroups_path(id)))
 }
 
+/// The directory of container `id`'s cgroup that holds `controller`'s files: its v1 hierarchy,
+/// or on a pure cgroup v2 host (no v1 hierarchy has it) the cgroup2 directory.
+pub fn dir_for(controller: &str, id: &str) -> Option<PathBuf> {
+    v1_dir(controller, id).or_else(|| {
+        hierarchies()
+            .into_iter()
+            .find(|h| h.controllers.is_empty())
+            .map(|h| h.own_dir.join(cgroups_path(id)))
+    })
+}
+
 /// Removes `husk-test-<pid>` parents (and their empty children) left by test processes that
 /// died (killed test runs); only `rmdir`, which the kernel refuses for a cgroup with tasks.
 fn remove_stale_parents() {

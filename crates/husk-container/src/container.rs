@@ -150,6 +150,22 @@ impl Created {
     }
 }
 
+/// runc's `owner` column of `list`: the name of the user owning the state directory (its uid
+/// when the user has no name). `state` leaves `owner` empty, as runc does. (/etc/passwd is read
+/// directly rather than through getpwuid(3) and NSS.)
+fn owner_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -533,7 +549,12 @@ pub fn list(root: &Path) -> Result<Vec<serde_json::Value>, ContainerError> {
         let p = root.join(&id).join("state.json");
         if let Ok(bytes) = std::fs::read(&p) {
             if let Ok(st) = serde_json::from_slice::<StateFile>(&bytes) {
-                out.push(st.to_oci_json());
+                let mut v = st.to_oci_json();
+                if let Ok(md) = std::fs::metadata(root.join(&id)) {
+                    v["owner"] =
+                        serde_json::json!(owner_name(std::os::unix::fs::MetadataExt::uid(&md)));
+                }
+                out.push(v);
             }
         }
     }
@@ -631,6 +652,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
             let dir = StateDir::open(root, id)?;
             return dir.remove().map_err(Into::into);
         }
+        // As runc: `delete --force` of a container that does not exist succeeds (engines call
+        // it to make sure a container is gone).
+        Err(ContainerError::State(state::StateError::NotFound(_))) if force => return Ok(()),
         Err(e) => return Err(e),
     };
     let status = st.live_status();

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite on a pure cgroup v2 host: the v2vm guest of ../shared/tools (this
+# project's machines are hybrid v1 hosts). Builds the test binaries, copies them with
+# husk-runtime, husk and the cached test root filesystems into a folder, boots the guest and runs
+# every test binary there. Exits non-zero if any test fails or the guest cannot run them.
+#
+# Usage: tests/v2vm.sh [PATH-TO-v2vm]   (default: ../shared/tools/v2vm beside the checkout)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+v2vm=${1:-$(cd .. && pwd)/shared/tools/v2vm}
+if [ ! -x "$v2vm" ]; then
+    echo "tests/v2vm.sh: no v2vm at $v2vm: the cgroup v2 run cannot be done on this machine" >&2
+    exit 1
+fi
+cache=${HUSK_TEST_CACHE:-/var/cache/husk-test}
+
+# The rootfs caches must exist before they are copied: a host run of the suite builds them.
+[ -d "$cache/busybox-v1" ] && [ -d "$cache/minbase" ] || {
+    echo "tests/v2vm.sh: $cache lacks busybox-v1 or minbase: run cargo test -p husk-tests first" >&2
+    exit 1
+}
+
+cargo build -p husk-runtime -p husk
+bins=$(cargo test -p husk-tests --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["kind"]==["test"]:
+        print(m["executable"])')
+
+dir=$(mktemp -d /tmp/husk-v2vm.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+# mktemp makes it 0700: a container's root mapped by a user namespace must traverse it.
+chmod 755 "$dir"
+mkdir -p "$dir/bin" "$dir/cache"
+for b in $bins; do cp "$b" "$dir/bin/$(basename "$b" | sed 's/-[0-9a-f]*$//')"; done
+cp target/debug/husk-runtime target/debug/husk "$dir/"
+cp -a "$cache/busybox-v1" "$cache/minbase" "$dir/cache/"
+cat > "$dir/run.sh" <<'EOF'
+export HUSK_RUNTIME=/work/husk-runtime HUSK_FRONT=/work/husk HUSK_TEST_CACHE=/work/cache
+cd /work
+status=0
+for t in bin/*; do
+    echo "== cgroup v2: ${t#bin/}"
+    ./"$t" --test-threads=2 || status=1
+done
+exit $status
+EOF
+"$v2vm" --mem 4096 --timeout 1200 "$dir" -- sh /work/run.sh
