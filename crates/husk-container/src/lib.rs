@@ -5,7 +5,8 @@
 //! - [`spec`]: reading and validating config.json (runtime-spec v1.3), with the fields oci-spec's
 //!   types would lose kept as husk needs them; [`spec_default`]: runc's default config.json.
 //! - [`id`]: container id rules. [`state`]: the state directory, its lock and state.json.
-//! - [`process`]: the process model (parent, intermediate, init) and the typed channel.
+//! - [`process`]: the process model (parent, intermediate, init) and the typed channel;
+//!   [`init`]: what the intermediate and the init do.
 //! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`]:
 //!   one kernel concern each.
 //! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them.
