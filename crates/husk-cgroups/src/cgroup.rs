@@ -132,25 +132,32 @@ impl Cgroup {
         cgroups_path: Option<&str>,
         id: &str,
     ) -> Result<Cgroup, CgroupError> {
+        let cgroup = Cgroup::plan(layout, cgroups_path, id)?;
+        cgroup.make()?;
+        Ok(cgroup)
+    }
+
+    /// [`Cgroup::create`] in two steps, so the caller can record the cgroup (state.json) before
+    /// any directory exists: `plan` places the container's cgroup in every hierarchy and notes
+    /// which directories are missing (those `make` will create and `destroy` will remove),
+    /// touching nothing; a `delete --force` after a crash between the two removes whatever of
+    /// them exists.
+    ///
+    /// # Errors
+    /// A bad `cgroups_path` (see [`Cgroup::create`]).
+    pub fn plan(
+        layout: &Layout,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
         let path = CgroupsPath::parse(cgroups_path, id)?;
-        // Place everything first so a bad path creates nothing.
-        let placements = layout
-            .hierarchies()
-            .iter()
-            .map(|h| place(h, &path).map(|p| (h, p)))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut cgroup = Cgroup {
             kind: layout.kind(),
-            dirs: Vec::with_capacity(placements.len()),
+            dirs: Vec::with_capacity(layout.hierarchies().len()),
         };
-        for (hierarchy, placement) in placements {
-            let mut created = Vec::new();
-            let mut made = mkdir_p(&placement.dir, &hierarchy.mount_point, &mut created);
-            if made.is_ok() && hierarchy.has_controller("cpuset") {
-                made = created
-                    .iter()
-                    .try_for_each(|d| v1::cpuset::inherit_from_parent(d));
-            }
+        for hierarchy in layout.hierarchies() {
+            let placement = place(hierarchy, &path)?;
+            let created = missing_dirs(&placement.dir, &hierarchy.mount_point);
             cgroup.dirs.push(CgroupDir {
                 version: hierarchy.version,
                 controllers: hierarchy.controllers.clone(),
@@ -160,13 +167,33 @@ impl Cgroup {
                 path: placement.dir,
                 created,
             });
+        }
+        Ok(cgroup)
+    }
+
+    /// The second step of [`Cgroup::create`]: make the directories [`Cgroup::plan`] found
+    /// missing (cpuset ones get their parent's cpus and mems). On failure, what was made is
+    /// removed again.
+    ///
+    /// # Errors
+    /// Mkdir failures naming the path; a joined path that is a file.
+    pub fn make(&self) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            let mut made_now = Vec::new();
+            let mut made = mkdir_p(&dir.path, &dir.mount_point, &mut made_now);
+            if made.is_ok() && dir.controllers.iter().any(|c| c == "cpuset") {
+                made = made_now
+                    .iter()
+                    .try_for_each(|d| v1::cpuset::inherit_from_parent(d));
+            }
             if let Err(error) = made {
-                if let Err(cleanup) = cgroup.destroy() {
+                if let Err(cleanup) = self.destroy() {
                     tracing::warn!("removing the partly created cgroup: {cleanup}");
                 }
                 return Err(error);
             }
         }
+        let cgroup = self;
         if cgroup.dirs.iter().any(|d| !d.created_leaf()) {
             match cgroup.procs() {
                 Ok(pids) if !pids.is_empty() => tracing::warn!(
@@ -177,7 +204,7 @@ impl Cgroup {
                 Err(error) => tracing::debug!("reading the joined cgroup: {error}"),
             }
         }
-        Ok(cgroup)
+        Ok(())
     }
 
     /// The container's directory in each hierarchy.
@@ -510,6 +537,22 @@ impl Freezer {
 
 /// mkdir -p of `dir` below `root` (which must exist), recording each directory made,
 /// shallowest first. A directory that appears concurrently counts as pre-existing.
+/// The directories from `root` (exclusive) down to `dir` that do not exist, top-down: what
+/// [`mkdir_p`] would create.
+fn missing_dirs(dir: &Path, root: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while d != root && is_below(d, root) && !d.exists() {
+        missing.push(d.to_owned());
+        match d.parent() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    missing.reverse();
+    missing
+}
+
 fn mkdir_p(dir: &Path, root: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let error = |source| CgroupError::Mkdir {
         path: dir.to_owned(),
@@ -707,6 +750,30 @@ mod tests {
         assert!(own.is_dir(), "a directory husk did not make is kept");
         // Idempotent.
         cg.destroy().unwrap();
+    }
+
+    #[test]
+    fn plan_touches_nothing_and_a_crash_before_make_is_cleaned_up() {
+        let (_tmp, layout) = temp_layout(V1_MOUNTINFO, V1_CGROUP);
+        let planned = Cgroup::plan(&layout, Some("/pod/c1"), "c1").unwrap();
+        for d in planned.dirs() {
+            assert!(!d.path().exists(), "{} made by plan", d.path().display());
+            assert!(d.created_leaf());
+        }
+        // A record of the plan (state.json) survives a crash half way through make: destroy
+        // removes what exists of it and ignores the rest.
+        let back: Cgroup = serde_json::from_str(&serde_json::to_string(&planned).unwrap()).unwrap();
+        std::fs::create_dir_all(back.dirs()[0].path()).unwrap();
+        back.destroy().unwrap();
+        assert!(!back.dirs()[0].path().exists());
+        assert!(
+            !back.dirs()[0].path().parent().unwrap().exists(),
+            "the planned parent /pod stays"
+        );
+        planned.make().unwrap();
+        assert!(planned.dirs().iter().all(|d| d.path().is_dir()));
+        planned.destroy().unwrap();
+        assert!(planned.dirs().iter().all(|d| !d.path().exists()));
     }
 
     #[test]

@@ -324,7 +324,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         owner: String::new(),
     };
     dir.write_state(&st)?;
-    let cgroup = husk_cgroups::Cgroup::create(
+    // Recorded before it is made: a create killed in between leaves nothing delete --force
+    // does not know of.
+    let cgroup = husk_cgroups::Cgroup::plan(
         &layout,
         linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -332,9 +334,10 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .as_deref(),
         &opts.id,
     )?;
-    guard.cgroup = Some(cgroup.clone());
     st.cgroup = Some(cgroup.clone());
     dir.write_state(&st)?;
+    guard.cgroup = Some(cgroup.clone());
+    cgroup.make()?;
     cgroup.apply(resources)?;
 
     let listener = UnixListener::bind(dir.start_socket())
