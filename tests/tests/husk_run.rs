@@ -541,3 +541,45 @@ fn front_binary_reports_its_version() {
     .ok();
     assert!(o.stdout.starts_with("husk "), "{o:#?}");
 }
+
+#[test]
+fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
+    if skip_under_runc() {
+        return;
+    }
+    // Regression: a `husk run` killed with SIGKILL left its overlay mounted and its name
+    // taken for good.
+    let h = Husk::new();
+    let name = Husk::name();
+    let source = rootfs::busybox().to_str().unwrap().to_owned();
+    let mut monitor = h
+        .command(&name, &[], &source, &["sleep", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let record = h
+        .data_root()
+        .join("containers")
+        .join(&name)
+        .join("record.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fs::read_to_string(&record).is_ok_and(|r| r.contains("\"running\"")) {
+        assert!(Instant::now() < deadline, "the container never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    let dir = h.data_root().to_string_lossy().into_owned();
+    assert!(fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&dir));
+    // The same name again: the stale container is reclaimed, then this one runs.
+    let o = h.run(&name, &[], &source, &["echo", "again"]);
+    assert_eq!(o.code(), Some(0), "{o:#?}");
+    assert_eq!(o.stdout.trim(), "again");
+    h.assert_clean(&name);
+    assert!(!fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&dir));
+}

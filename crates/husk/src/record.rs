@@ -295,6 +295,10 @@ pub struct Record {
     /// husk's error message when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The monitor (the `husk run` process) by pid and start time, so a later `husk run` can
+    /// tell a container whose monitor was killed (and could not clean up) from a live one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<husk_container::state::InitProcess>,
 }
 
 /// The current time as RFC 3339 in UTC with millisecond precision (`2024-05-01T12:00:00.123Z`).
@@ -311,6 +315,7 @@ impl Record {
             source,
             command,
             status: RecordStatus::Created,
+            monitor: husk_container::state::InitProcess::of(std::process::id() as i32),
             created: now_rfc3339(),
             started: None,
             finished: None,

@@ -338,6 +338,38 @@ fn cgroups_path(parent: Option<&str>, name: &str) -> Result<Option<String>, RunE
     Ok(Some(format!("{}/{name}", parent.trim_end_matches('/'))))
 }
 
+/// A container directory whose record says `created` or `running` but whose monitor is gone
+/// (killed with SIGKILL: it could not clean up) is reclaimed: the runtime's container is
+/// force-deleted, the overlay detached, the directory removed. Kept containers (`--rm=false`,
+/// ended) and live ones are left alone; a failure here only leaves the name taken, which
+/// `prepare` then reports.
+fn reclaim_stale(data: &DataRoot, name: &str, state_root: &Path) {
+    let paths = data.container(name);
+    let Ok(record) = Record::read(&paths.record()) else {
+        return;
+    };
+    let live = matches!(record.status, RecordStatus::Created | RecordStatus::Running);
+    if !live || record.monitor.is_none_or(|m| m.is_alive()) {
+        return;
+    }
+    tracing::warn!("container `{name}`: its monitor is gone; cleaning up what it left");
+    if let Err(e) = container::delete(state_root, &record.id, true) {
+        tracing::warn!("container `{name}`: {e}");
+        return;
+    }
+    let rootfs = paths.rootfs();
+    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+    // Never delete through a mount (the lower layer would go with it).
+    let dir = paths.dir.to_string_lossy().into_owned();
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").map_or(true, |m| {
+        m.lines()
+            .any(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with(&dir)))
+    });
+    if !mounted {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+    }
+}
+
 /// `husk run`: prepares the container, runs it in the foreground as its monitor, records the
 /// outcome, cleans up; returns the command's exit status.
 ///
@@ -345,6 +377,7 @@ fn cgroups_path(parent: Option<&str>, name: &str) -> Result<Option<String>, RunE
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<i32, RunError> {
     let plan = Plan::new(args, |k| std::env::var(k).ok())?;
     let data = DataRoot::new(&global.data_root);
+    reclaim_stale(&data, &plan.name, &global.root);
     let mut prepared = prepare(&plan, args, &data)?;
     let result = monitor(&mut prepared, args, &global.root);
     let record_path = prepared.dir.paths().record();
