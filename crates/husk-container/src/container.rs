@@ -258,7 +258,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     let terminal = process.terminal().unwrap_or(false);
     let console = match (terminal, foreground, &opts.console_socket) {
         (false, _, _) => ConsoleTarget::None,
-        (true, _, Some(p)) => ConsoleTarget::Socket(p.clone()),
+        (true, _, Some(p)) => ConsoleTarget::Socket(crate::tty::connect_console_socket(p)?),
         (true, true, None) => ConsoleTarget::Parent,
         (true, false, None) => {
             return Err(ContainerError::Config {
@@ -423,6 +423,18 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                 guard.pids.retain(|p| *p != inter);
                 guard.pids.push(Pid::from_raw(pid));
                 st.init = InitProcess::of(pid);
+                if st.init.is_none() {
+                    return Err(ChannelError::Closed("init").into());
+                }
+                // Written by the parent: the init may be non-dumpable in a user namespace,
+                // which would make its own /proc/self/oom_score_adj unwritable to it.
+                if let Some(adj) = process.oom_score_adj() {
+                    std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(
+                        io(format!(
+                            "process.oomScoreAdj: write /proc/{pid}/oom_score_adj"
+                        )),
+                    )?;
+                }
                 guard.dir.as_ref().expect("held").write_state(&st)?;
                 parent_ch.set_peer("init");
             }
@@ -743,13 +755,19 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
         nix::sys::signalfd::SignalFd::with_flags(&mask, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)
             .map_err(|e| io("signalfd")(e.into()));
     let result = (|| {
-        let sfd = sfd?;
         let Created {
             dir,
             mut state,
             config,
             pty_master,
         } = created;
+        let sfd = match sfd {
+            Ok(sfd) => sfd,
+            Err(e) => {
+                let _ = destroy(dir, state, &config);
+                return Err(e);
+            }
+        };
         let raw = pty_master
             .as_ref()
             .and_then(|_| crate::tty::RawMode::enter());
@@ -766,8 +784,17 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
         drop(dir);
         let status = wait_foreground(pid, &sfd, pty_master.as_ref());
         drop(raw);
-        let (dir, st, config) = load(&opts.root, &id)?;
-        destroy(dir, st, &config)?;
+        // The program's status is the answer from here on: a container someone else deleted
+        // meanwhile, or a cleanup that fails, is a warning, not a lost exit status.
+        match load(&opts.root, &id) {
+            Ok((dir, st, config)) => {
+                if let Err(e) = destroy(dir, st, &config) {
+                    warn!("container \"{id}\": cleaning up after it exited: {e}");
+                }
+            }
+            Err(ContainerError::State(state::StateError::NotFound(_))) => {}
+            Err(e) => warn!("container \"{id}\": cleaning up after it exited: {e}"),
+        }
         Ok(status)
     })();
     let _ = old_mask.thread_set_mask();
@@ -793,7 +820,13 @@ fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&Ow
     // multi-threaded caller (husk's own tests), where this thread's signalfd never sees it.
     let pidfd = husk_sys::pidfd_open(pid).ok();
     loop {
-        if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        let ws = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+        if ws == Err(nix::Error::ECHILD) {
+            // Reaped by someone else (or SIGCHLD ignored by our caller): the status is gone.
+            warn!("the container's process was reaped by someone else; its exit status is unknown");
+            return 255;
+        }
+        if let Ok(ws) = ws {
             if let Some(code) = exit_code(ws) {
                 if let Some(m) = pty {
                     // Drain what the program wrote before it exited.

@@ -24,14 +24,14 @@ use crate::seccomp::SeccompProgram;
 use crate::tty;
 
 /// Where the pty master goes when `process.terminal` is true.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum ConsoleTarget {
     /// No terminal: stdio passed through.
     None,
     /// Back to the parent over the channel (foreground `run`).
     Parent,
-    /// To a `--console-socket`.
-    Socket(PathBuf),
+    /// To a `--console-socket`, connected by the parent before the fork.
+    Socket(tty::ConsoleSocket),
 }
 
 /// Everything the children need, prepared (and checked) by the parent before the fork.
@@ -72,26 +72,40 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     // is time the unshares can use. Only the cgroup namespace and the init's fork must come
     // after the move (the init inherits the cgroup; the namespace's root is the cgroup then).
     let r = (|| -> Result<(), ChildError> {
-        namespaces::enter_user(ctx.plan)?;
+        // Order (runc's): a joined user namespace first; then the joined namespaces, which
+        // belong to the host's (or that) user namespace, so setns needs our privileges there;
+        // then a new user namespace and its maps; then the new namespaces, owned by it.
+        if ctx.plan.join_user.is_some() {
+            namespaces::enter_user(ctx.plan)?;
+            namespaces::become_root()?;
+        }
+        namespaces::join_others(ctx.plan)?;
         if ctx.plan.new_user {
+            namespaces::enter_user(ctx.plan)?;
             ch.send(&ToParent::IdMapRequest, &[])
                 .map_err(|e| ChildError::Module(e.to_string()))?;
             match ch.recv::<ToChild>() {
                 Ok((ToChild::IdMapsWritten, _)) => {}
                 _ => std::process::exit(1),
             }
-        }
-        if ctx.plan.in_userns() {
             namespaces::become_root()?;
-            // The uid change made the process non-dumpable, which makes its /proc/self files
-            // belong to the host's root: timens_offsets and oom_score_adj could not be opened
-            // from inside the user namespace. The init turns this off again before `Ready`.
-            nix::sys::prctl::set_dumpable(true)
-                .map_err(|e| ChildError::setup("prctl(PR_SET_DUMPABLE, 1)", None, e))?;
         }
-        namespaces::enter_others(ctx.plan)?;
+        namespaces::unshare_others(ctx.plan)?;
         if ctx.plan.is_new(LinuxNamespaceType::Time) {
-            namespaces::write_time_offsets(ctx.spec)?;
+            // The uid change of a user namespace made this process non-dumpable, which gives
+            // its /proc/self files to the host's root: timens_offsets could not be opened.
+            // Dumpable just for that write.
+            let userns = ctx.plan.in_userns();
+            if userns {
+                nix::sys::prctl::set_dumpable(true)
+                    .map_err(|e| ChildError::setup("prctl(PR_SET_DUMPABLE, 1)", None, e))?;
+            }
+            let written = namespaces::write_time_offsets(ctx.spec);
+            if userns {
+                nix::sys::prctl::set_dumpable(false)
+                    .map_err(|e| ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e))?;
+            }
+            written?;
         }
         if ctx.plan.is_new(LinuxNamespaceType::Network) {
             // A new network namespace has only `lo`, down; bring it up (see the
@@ -145,15 +159,20 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     }
     drop(ch);
     // Wait for `start`. Errors from here on go to the `start` caller over this connection.
+    // Only a connection that says "s" (what `start` sends) starts the container: a stray
+    // connect, or a `start` that died before writing, does not.
     let mut conn = loop {
         match ctx.start_listener.accept() {
-            Ok((c, _)) => break c,
+            Ok((mut c, _)) => {
+                let mut go = [0u8; 1];
+                if matches!(c.read(&mut go), Ok(1)) && go == *b"s" {
+                    break c;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => std::process::exit(1),
         }
     };
-    let mut go = [0u8; 1];
-    let _ = conn.read(&mut go);
     let r = finalize(ctx, &state_json, &exec);
     let e = match r {
         Err(e) => e,
@@ -189,16 +208,9 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
         }
     }
-    if let Some(adj) = ctx.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            ChildError::setup(
-                "write /proc/self/oom_score_adj",
-                Some("process.oomScoreAdj"),
-                e,
-            )
-        })?;
-    }
     rootfs::prepare(&ctx.rootfs)?;
+    // umask 0 was for the device nodes' exact modes; hooks and the cwd get the usual one.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut state_json = Vec::new();
     if ctx.hooks_sync {
         ch.send(&ToParent::CreateRuntimeHooks, &[])
@@ -223,11 +235,14 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
         let _ = std::fs::create_dir_all(p.cwd());
     }
     rootfs::finish(&ctx.rootfs)?;
-    if let Some(h) = ctx.spec.hostname() {
+    // Only in a new uts namespace: validation refuses a hostname without one, and this keeps
+    // even an empty hostname from ever reaching the host's (or a joined) namespace.
+    let new_uts = ctx.plan.is_new(LinuxNamespaceType::Uts);
+    if let Some(h) = ctx.spec.hostname().as_ref().filter(|_| new_uts) {
         nix::unistd::sethostname(h)
             .map_err(|e| ChildError::setup("sethostname", Some("hostname"), e))?;
     }
-    if let Some(d) = ctx.spec.domainname() {
+    if let Some(d) = ctx.spec.domainname().as_ref().filter(|_| new_uts) {
         husk_sys::setdomainname(d)
             .map_err(|e| ChildError::setup("setdomainname", Some("domainname"), e))?;
     }
@@ -381,9 +396,7 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
         ConsoleTarget::Parent => ch
             .send(&ToParent::PtyMaster, &[master.as_fd()])
             .map_err(|e| ChildError::Module(e.to_string()))?,
-        ConsoleTarget::Socket(path) => {
-            tty::send_to_console_socket(path, master.as_fd(), &name).map_err(tty_err)?
-        }
+        ConsoleTarget::Socket(sock) => sock.send(master.as_fd(), &name).map_err(tty_err)?,
     }
     Ok(())
 }
@@ -413,6 +426,10 @@ fn finalize(
         detail: "is missing".into(),
     })?;
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[])).map_err(|e| m(&e))?;
+    // Before any seccomp filter: a profile need not allow rt_sigaction or close_range.
+    husk_sys::reset_signals();
+    husk_sys::cloexec_from(3)
+        .map_err(|e| ChildError::setup("close_range(CLOSE_RANGE_CLOEXEC)", None, e))?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     if !nnp {
         // Without no_new_privs, seccomp(2) needs CAP_SYS_ADMIN: load while still privileged.
@@ -470,9 +487,6 @@ fn finalize(
             e,
         )
     })?;
-    husk_sys::reset_signals();
-    husk_sys::cloexec_from(3)
-        .map_err(|e| ChildError::setup("close_range(CLOSE_RANGE_CLOEXEC)", None, e))?;
     let err = match nix::unistd::execve(&exec.path, &exec.argv, &exec.envp) {
         Err(e) => e,
         Ok(never) => match never {},

@@ -289,7 +289,7 @@ pub fn become_root() -> Result<(), ChildError> {
 ///
 /// # Errors
 /// The failing setns/unshare.
-pub fn enter_others(plan: &Plan) -> Result<(), ChildError> {
+pub fn join_others(plan: &Plan) -> Result<(), ChildError> {
     let mut joins: Vec<&Join> = plan.join.iter().collect();
     joins.sort_by_key(|j| j.ns == LinuxNamespaceType::Mount);
     for j in joins {
@@ -301,6 +301,16 @@ pub fn enter_others(plan: &Plan) -> Result<(), ChildError> {
             )
         })?;
     }
+    Ok(())
+}
+
+/// In the intermediate, after the joins and the user namespace: unshare the new namespaces
+/// (all but the cgroup namespace: see [`enter_cgroup`]), owned by the container's user
+/// namespace when it has one.
+///
+/// # Errors
+/// The failing unshare.
+pub fn unshare_others(plan: &Plan) -> Result<(), ChildError> {
     let now = plan.unshare - CloneFlags::CLONE_NEWCGROUP;
     if !now.is_empty() {
         unshare(now).map_err(|e| ChildError::setup(format!("unshare({now:?})"), None, e))?;

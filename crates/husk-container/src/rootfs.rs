@@ -706,8 +706,9 @@ fn make_node(
         .file_name()
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     if r.in_userns {
-        // mknod is not allowed in a user namespace: bind-mount the host's node instead.
-        let host = Path::new("/dev").join(name);
+        // mknod is not allowed in a user namespace: bind-mount the host's node at the same
+        // path instead.
+        let host = Path::new("/").join(&rel);
         let f = ensure(root, &rel, Kind::File)?;
         return mount(
             Some(&host),

@@ -197,7 +197,16 @@ impl StateDir {
         };
         // A delete may have removed the directory while we waited: it is gone then. (A directory
         // without state.json is a create killed early: `delete --force` removes it.)
-        if !dir.exists() {
+        // And if a new `create` made a directory of the same name since, our lock is on the
+        // old one: compare the locked inode with the one the path names now.
+        let same = match (fs::metadata(&dir), lock.metadata()) {
+            (Ok(now), Ok(locked)) => {
+                use std::os::unix::fs::MetadataExt;
+                now.dev() == locked.dev() && now.ino() == locked.ino()
+            }
+            _ => false,
+        };
+        if !same {
             return Err(StateError::NotFound(id.to_string()));
         }
         Ok(StateDir {

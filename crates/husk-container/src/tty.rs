@@ -92,22 +92,45 @@ pub fn become_console(slave: &OwnedFd, size: Option<husk_sys::WindowSize>) -> Re
     Ok(())
 }
 
-/// Send the pty master to the `--console-socket` at `path` (runc's protocol: one message, the
-/// pty name as payload, the fd as SCM_RIGHTS).
+/// Connect to the `--console-socket` at `path`. The runtime does this on the host, before the
+/// container's init switches its root (where the path would be looked up in the image).
 ///
 /// # Errors
 /// [`TtyError::ConsoleSocket`].
-pub fn send_to_console_socket(
-    path: &Path,
-    master: BorrowedFd<'_>,
-    name: &str,
-) -> Result<(), TtyError> {
-    let err = |source| TtyError::ConsoleSocket {
+pub fn connect_console_socket(path: &Path) -> Result<ConsoleSocket, TtyError> {
+    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|source| {
+        TtyError::ConsoleSocket {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(ConsoleSocket {
+        sock,
         path: path.to_path_buf(),
-        source,
-    };
-    let sock = std::os::unix::net::UnixStream::connect(path).map_err(err)?;
-    husk_sys::send_with_fds(&sock, name.as_bytes(), &[master]).map_err(err)
+    })
+}
+
+/// A connected `--console-socket`.
+#[derive(Debug)]
+pub struct ConsoleSocket {
+    sock: std::os::unix::net::UnixStream,
+    path: std::path::PathBuf,
+}
+
+impl ConsoleSocket {
+    /// Send the pty master (runc's protocol: one message, the pty name as payload, the fd as
+    /// SCM_RIGHTS).
+    ///
+    /// # Errors
+    /// [`TtyError::ConsoleSocket`].
+    pub fn send(&self, master: BorrowedFd<'_>, name: &str) -> Result<(), TtyError> {
+        husk_sys::send_with_fds(&self.sock, name.as_bytes(), &[master]).map_err(|source| {
+            TtyError::ConsoleSocket {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
 }
 
 /// The caller's terminal in raw mode until dropped (then restored).

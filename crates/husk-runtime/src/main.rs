@@ -13,6 +13,10 @@ use husk_container::container::{self, CreateOptions};
 use crate::cli::{Cli, Command, ListFormat};
 
 fn main() -> ExitCode {
+    // Nothing the caller left open reaches a hook or the container's program (STYLE: clean
+    // inherited fds first thing). Failure (a pre-5.11 kernel) is not fatal here: the init
+    // does it again before execve, where it is.
+    let _ = husk_sys::cloexec_from(3);
     let cli = Cli::parse();
     if let Err(e) = log::init(&cli) {
         eprintln!("husk-runtime: {e}");
@@ -56,7 +60,11 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             let opts = create_options(root, &a.container);
             if a.detach {
                 container::create(&opts, false).map_err(s)?;
-                container::start(&opts.root, &opts.id).map_err(s)?;
+                if let Err(e) = container::start(&opts.root, &opts.id) {
+                    // As runc: a container whose start failed under `run` is not kept.
+                    let _ = container::delete(&opts.root, &opts.id, true);
+                    return Err(s(e));
+                }
                 return Ok(0);
             }
             let code = container::run(&opts).map_err(s)?;
