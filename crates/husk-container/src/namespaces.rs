@@ -203,22 +203,34 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
 /// A namespace file is a nsfs inode; its type is what /proc/self/ns/TYPE names. We compare the
 /// link text's type word through ioctl-free means: the file's readlink under /proc/self/fd.
 fn check_ns_type(f: &fs::File, t: LinuxNamespaceType) -> Result<(), String> {
-    use std::os::fd::AsRawFd;
-    let link = fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
-        .map_err(|e| format!("cannot inspect it: {e}"))?;
-    let text = link.to_string_lossy();
-    let want = match t {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Network => "net",
-        other => name(other),
-    };
-    // A namespace file reads as "TYPE:[INODE]"; a bind mount of one keeps that link text.
-    match text.split_once(':') {
-        Some((ty, _)) if ty == want => Ok(()),
-        Some((ty, rest)) if rest.starts_with('[') => {
-            Err(format!("is a {ty} namespace, not a {} namespace", name(t)))
+    // NS_GET_NSTYPE asks the kernel itself, so a bind mount of a namespace file (what
+    // `ip netns add` makes) is recognised as well as a /proc/PID/ns link.
+    match husk_sys::ns_type(f) {
+        Ok(got) if CloneFlags::from_bits_retain(got) == flag(t) => Ok(()),
+        Ok(got) => {
+            let is = [
+                LinuxNamespaceType::Mount,
+                LinuxNamespaceType::Cgroup,
+                LinuxNamespaceType::Uts,
+                LinuxNamespaceType::Ipc,
+                LinuxNamespaceType::User,
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Network,
+                LinuxNamespaceType::Time,
+            ]
+            .into_iter()
+            .find(|k| flag(*k).bits() == got)
+            .map_or("an unknown", name);
+            Err(format!("is a {is} namespace, not a {} namespace", name(t)))
         }
-        _ => Err(format!("is not a namespace file (it is {text}); give a /proc/PID/ns/{want} path or a bind mount of one")),
+        Err(_) => Err(format!(
+            "is not a namespace file; give a /proc/PID/ns/{} path or a bind mount of one",
+            match t {
+                LinuxNamespaceType::Mount => "mnt",
+                LinuxNamespaceType::Network => "net",
+                other => name(other),
+            }
+        )),
     }
 }
 
@@ -408,7 +420,7 @@ mod tests {
         );
         let e = plan(&s).unwrap_err().to_string();
         assert!(
-            e.contains("linux.namespaces[0].path") && e.contains("net namespace, not a uts"),
+            e.contains("linux.namespaces[0].path") && e.contains("network namespace, not a uts"),
             "{e}"
         );
         let s = spec(

@@ -387,6 +387,22 @@ pub fn pidfd_open(pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
     )
 }
 
+/// `ioctl(fd, NS_GET_NSTYPE)` (`man 2 ioctl_ns`, Linux 4.11): the CLONE_NEW* flag of the
+/// namespace the nsfs file `fd` refers to (a /proc/PID/ns link or a bind mount of one).
+///
+/// # Errors
+/// ENOTTY when `fd` is not a namespace file.
+pub fn ns_type<F: AsFd>(fd: F) -> io::Result<libc::c_int> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
+                                                 // SAFETY: NS_GET_NSTYPE takes no argument and returns the type as the result; no memory
+                                                 // is passed.
+    let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
