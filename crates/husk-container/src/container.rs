@@ -379,7 +379,13 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             // copy of the lock's File is never dropped here: closing its fd is the only close.
             // Without it a `create` killed by SIGKILL would leave the lock held by the init.
             let _ = nix::unistd::close(lock_fd);
-            init::intermediate(&ctx, child_ch)
+            // A panic must not unwind out of the child into create()'s frames: the child's
+            // copy of the CreateGuard would remove the parent's state dir and cgroup. (Release
+            // builds abort on panic anyway; debug builds and library callers may unwind.)
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                init::intermediate(&ctx, child_ch)
+            }));
+            std::process::abort()
         }
         husk_sys::Forked::Parent(pid) => pid,
     };
