@@ -67,7 +67,8 @@ pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-/// The spec's name of a namespace type (for messages).
+/// The runtime-spec name of a namespace type, for messages (`LinuxNamespaceType`'s Display
+/// gives the kernel's short names `mnt` and `net` instead).
 pub fn name(t: LinuxNamespaceType) -> &'static str {
     match t {
         LinuxNamespaceType::Mount => "mount",

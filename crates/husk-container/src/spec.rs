@@ -29,7 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use oci_spec::runtime::{Hook, LinuxIdMapping, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hook, LinuxIdMapping, Spec};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -887,28 +887,13 @@ impl Namespaces {
     }
 }
 
-/// The runtime-spec name of a namespace type (`LinuxNamespaceType`'s Display gives the kernel's
-/// short names `mnt` and `net` instead).
-fn namespace_name(kind: LinuxNamespaceType) -> &'static str {
-    match kind {
-        LinuxNamespaceType::Mount => "mount",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "network",
-        LinuxNamespaceType::Time => "time",
-    }
-}
-
 fn check_namespaces(spec: &Spec) -> Result<Namespaces, SpecError> {
     let mut namespaces = Namespaces::default();
     let Some(linux) = spec.linux() else {
         return Ok(namespaces);
     };
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
-        let kind = namespace_name(ns.typ());
+        let kind = crate::namespaces::name(ns.typ());
         if let Some((first, _)) = namespaces.get(kind) {
             return Err(SpecError::NamespaceDuplicate {
                 field: format!("linux.namespaces[{i}]"),
