@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod front;
 pub mod host;
+pub mod mountinfo;
 pub mod rootfs;
 pub mod runtime;
 

@@ -11,46 +11,7 @@ use std::fs;
 use husk_tests::{host, reference_lacks, rootfs, Bundle, Runtime};
 use serde_json::json;
 
-/// A mountinfo line split into the fields tests use (`man 5 proc`, /proc/PID/mountinfo).
-#[derive(Debug)]
-struct MountLine {
-    mount_point: String,
-    mount_options: Vec<String>,
-    optional: Vec<String>,
-    fstype: String,
-    super_options: Vec<String>,
-}
-
-fn parse_mountinfo(text: &str) -> Vec<MountLine> {
-    text.lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-").unwrap();
-            MountLine {
-                mount_point: f[4].to_string(),
-                mount_options: f[5].split(',').map(str::to_string).collect(),
-                optional: f[6..sep].iter().map(|s| s.to_string()).collect(),
-                fstype: f[sep + 1].to_string(),
-                super_options: f[sep + 3].split(',').map(str::to_string).collect(),
-            }
-        })
-        .collect()
-}
-
-/// The container's mountinfo, from `cat /proc/self/mountinfo` in `b`.
-fn mounts_of(rt: &Runtime, b: &mut Bundle) -> Vec<MountLine> {
-    b.args(&["cat", "/proc/self/mountinfo"]);
-    parse_mountinfo(&rt.run_ok(b))
-}
-
-/// The last mountinfo line for `point` (the one on top).
-fn at<'a>(mounts: &'a [MountLine], point: &str) -> &'a MountLine {
-    mounts
-        .iter()
-        .rev()
-        .find(|m| m.mount_point == point)
-        .unwrap_or_else(|| panic!("no mount at {point}: {mounts:#?}"))
-}
+use husk_tests::mountinfo::{at, mounts_of, parse_mountinfo, MountLine};
 
 #[test]
 fn default_mounts_are_there_with_their_options() {
@@ -278,6 +239,17 @@ fn rootfs_propagation_private_and_shared() {
         let is_shared = root.optional.iter().any(|t| t.starts_with("shared:"));
         assert_eq!(is_shared, shared, "rootfsPropagation {prop}: {root:?}");
     }
+    if reference_lacks("rootfsPropagation unbindable (runc 1.1.5 fails to bind the rootfs)") {
+        return;
+    }
+    let mut b = Bundle::busybox(&["cat", "/proc/self/mountinfo"]);
+    b.set("/linux/rootfsPropagation", json!("unbindable"));
+    let m = parse_mountinfo(&rt.run_ok(&b));
+    let root = at(&m, "/");
+    assert!(
+        root.optional.iter().any(|t| t == "unbindable"),
+        "rootfsPropagation unbindable: {root:?}"
+    );
 }
 
 #[test]

@@ -757,9 +757,13 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
     let old_mask = mask
         .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
         .map_err(|e| io("sigprocmask")(e.into()))?;
-    let sfd =
-        nix::sys::signalfd::SignalFd::with_flags(&mask, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)
-            .map_err(|e| io("signalfd")(e.into()));
+    let sfd = nix::sys::signalfd::SignalFd::with_flags(
+        &mask,
+        // Non-blocking: in a multi-threaded caller another thread may take the signal
+        // between poll(2) and read(2), which would then block for ever.
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(|e| io("signalfd")(e.into()));
     let result = (|| {
         let Created {
             dir,

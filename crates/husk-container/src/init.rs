@@ -208,7 +208,7 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
         }
     }
-    rootfs::prepare(&ctx.rootfs)?;
+    rootfs::prepare(&ctx.rootfs, Vec::new())?;
     // umask 0 was for the device nodes' exact modes; hooks and the cwd get the usual one.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut state_json = Vec::new();
@@ -379,18 +379,10 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
             cols: b.width() as u16,
         });
     tty::become_console(&slave, size).map_err(tty_err)?;
-    // /dev/console is the container's terminal too (runtime-spec "Default Devices").
-    if std::fs::symlink_metadata("/dev/console").is_err() {
-        let _ = std::fs::File::create("/dev/console");
-    }
-    nix::mount::mount(
-        Some(name.as_str()),
-        "/dev/console",
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
+    // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind of
+    // the slave itself (open_tree on its fd), onto a regular file husk made at /dev/console, so
+    // neither a path under /dev/pts nor a symlink the image put at /dev/console is followed.
+    console(&slave).map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
     match &ctx.console {
         ConsoleTarget::None => {}
         ConsoleTarget::Parent => ch
@@ -399,6 +391,60 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
         ConsoleTarget::Socket(sock) => sock.send(master.as_fd(), &name).map_err(tty_err)?,
     }
     Ok(())
+}
+
+/// Bind the pty slave `slave` onto /dev/console (after the root switch: / is the container's).
+fn console(slave: &std::os::fd::OwnedFd) -> std::io::Result<()> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let dev = husk_sys::open_in_root(
+        std::fs::File::open("/")?,
+        "dev",
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+    )?;
+    let spot = match husk_sys::openat(
+        &dev,
+        "console",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    ) {
+        Ok(fd)
+            if nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))?.st_mode
+                & libc::S_IFMT
+                != libc::S_IFLNK =>
+        {
+            fd
+        }
+        other => {
+            if other.is_ok() {
+                // A symlink: removed, never followed.
+                nix::unistd::unlinkat(
+                    Some(std::os::fd::AsRawFd::as_raw_fd(&dev)),
+                    "console",
+                    nix::unistd::UnlinkatFlags::NoRemoveDir,
+                )?;
+            }
+            husk_sys::openat(
+                &dev,
+                "console",
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
+                Mode::from_bits_truncate(0o600),
+            )?;
+            husk_sys::openat(
+                &dev,
+                "console",
+                OFlag::O_PATH | OFlag::O_NOFOLLOW,
+                Mode::empty(),
+            )?
+        }
+    };
+    let mnt = husk_sys::mount::clone_tree(
+        Some(std::os::fd::AsFd::as_fd(slave)),
+        std::path::Path::new(""),
+        false,
+        false,
+    )?;
+    husk_sys::mount::attach(&mnt, &spot)
 }
 
 /// After `start`: startContainer hooks, then the user switch in runc's order, then execve.

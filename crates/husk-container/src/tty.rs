@@ -5,7 +5,6 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -50,15 +49,11 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, String), TtyError> {
     grantpt(&master).map_err(e("grantpt"))?;
     unlockpt(&master).map_err(e("unlockpt"))?;
     let name = ptsname_r(&master).map_err(e("ptsname"))?;
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&name)
-        .map_err(|source| TtyError::Io {
-            step: "open the pty slave",
-            source,
-        })?;
+    // The slave through the master, never by its name (see husk_sys::pty_peer).
+    let slave = husk_sys::pty_peer(&master).map_err(|source| TtyError::Io {
+        step: "open the pty slave (TIOCGPTPEER)",
+        source,
+    })?;
     // PtyMaster has no conversion into OwnedFd: keep a duplicate and let it close its own.
     let master_fd = master
         .as_fd()
@@ -67,7 +62,7 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, String), TtyError> {
             step: "dup the pty master",
             source,
         })?;
-    Ok((master_fd, slave.into(), name))
+    Ok((master_fd, slave, name))
 }
 
 /// Make `slave` the caller's controlling terminal and its stdin, stdout and stderr. The caller

@@ -9,6 +9,8 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::unistd::Pid;
 
+pub mod mount;
+
 /// What a process-creating call returned, in the process that sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forked {
@@ -137,6 +139,25 @@ pub fn set_controlling_terminal<F: AsFd>(fd: F) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)` (`man 2 ioctl_tty`, Linux 4.13):
+/// open the slave of the pty `master` without looking its /dev/pts path up, so a mount or
+/// symlink placed at that path cannot substitute another file (CVE-2025-52565's class).
+///
+/// # Errors
+/// ENOTTY when `master` is not a pty master.
+pub fn pty_peer<F: AsFd>(master: F) -> io::Result<std::os::fd::OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441; // _IO('T', 0x41)
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an int by value and returns a new fd; no
+    // memory is passed.
+    let ret = unsafe { libc::ioctl(master.as_fd().as_raw_fd(), TIOCGPTPEER, flags) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ret) })
 }
 
 /// A terminal's size in character cells (`struct winsize`, `man 2 ioctl_tty`).

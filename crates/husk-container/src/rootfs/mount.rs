@@ -1,0 +1,509 @@
+//! One entry of config.json `mounts`, made with the new mount API: a new filesystem through
+//! fsopen/fsconfig/fsmount, a bind through open_tree(OPEN_TREE_CLONE), attributes through
+//! mount_setattr, then move_mount onto an fd of the destination resolved inside the rootfs.
+//! Also the `cgroup` mount type and the rules for /proc.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use husk_sys::mount::{self as sysmount, FsContext, MountAttr, MountAttrFlags};
+use nix::fcntl::OFlag;
+use oci_spec::runtime::Mount as SpecMount;
+
+use super::options::{Attrs, Bind, MountOptions};
+use super::resolve::{container_path, ensure, in_root, Kind};
+use super::Rootfs;
+use crate::process::ChildError;
+
+/// A mount made read-only only after everything below it exists: a read-only tmpfs /dev still
+/// gets its device nodes, devpts and shm mounts (runc issue 1658-style configs).
+#[derive(Debug)]
+pub struct DeferredReadOnly {
+    /// The attached mount.
+    pub mnt: OwnedFd,
+    /// Its superblock is private to this mount (tmpfs): make the superblock read-only too, as
+    /// mount(2) with MS_RDONLY would. Filesystems whose superblock may be shared with the host
+    /// (sysfs, mqueue, cgroup2) only get the mount attribute.
+    pub superblock: bool,
+    /// `mounts[i]`, for the error message.
+    pub field: String,
+}
+
+impl DeferredReadOnly {
+    /// Apply the read-only attribute (and superblock flag).
+    ///
+    /// # Errors
+    /// The failing mount_setattr or fsconfig, naming the mount.
+    pub fn apply(&self) -> Result<(), ChildError> {
+        let attr = MountAttr {
+            set: MountAttrFlags::MOUNT_ATTR_RDONLY,
+            ..MountAttr::default()
+        };
+        sysmount::mount_setattr(&self.mnt, false, &attr).map_err(|e| {
+            ChildError::setup("make read-only (mount_setattr)", Some(&self.field), e)
+        })?;
+        if self.superblock {
+            let ctx = FsContext::pick(&self.mnt)
+                .map_err(|e| ChildError::setup("fspick", Some(&self.field), e))?;
+            ctx.set_flag("ro")
+                .and_then(|()| ctx.reconfigure())
+                .map_err(|e| fs_error(&self.field, "make the superblock read-only", &ctx, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// An fsconfig failure with the kernel's own explanation.
+fn fs_error(field: &str, step: &str, ctx: &FsContext, e: std::io::Error) -> ChildError {
+    let why = ctx.messages();
+    if why.is_empty() {
+        ChildError::setup(step, Some(field), e)
+    } else {
+        ChildError::Config {
+            field: field.to_string(),
+            detail: format!("{step}: {e} (kernel: {why})"),
+        }
+    }
+}
+
+fn describe(i: usize, m: &SpecMount) -> String {
+    format!(
+        "mounts[{i}] ({} on {})",
+        m.source()
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| "-".into()),
+        m.destination().display()
+    )
+}
+
+fn step_err(
+    i: usize,
+    m: &SpecMount,
+    step: &str,
+    e: impl Into<crate::process::Errno>,
+) -> ChildError {
+    ChildError::setup(step, Some(&describe(i, m)), e)
+}
+
+/// The files below /proc that may be mounted over (lxcfs-style binds): runc's list.
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Refuse what would let an image redirect the container's view of /proc: anything but a
+/// procfs at /proc, and anything but a procfs or runc's allow-list of files below it (the
+/// class of CVE-2019-16884 and CVE-2019-19921). `at` is where the destination really is, its
+/// symlinks resolved inside the root.
+fn check_proc(i: usize, typ: &str, o: &MountOptions, at: &Path) -> Result<(), ChildError> {
+    let field = format!("mounts[{i}].destination");
+    if at == Path::new("/proc") {
+        if typ != "proc" || o.bind.is_some() {
+            return Err(ChildError::Config {
+                field,
+                detail: format!(
+                    "resolves to /proc, where only a new procfs (type \"proc\") may be mounted, \
+                     not {}",
+                    if o.bind.is_some() {
+                        "a bind".to_string()
+                    } else {
+                        format!("type \"{typ}\"")
+                    }
+                ),
+            });
+        }
+    } else if at.starts_with("/proc") && typ != "proc" {
+        let s = at.to_string_lossy();
+        if !PROC_ALLOWED.contains(&s.as_ref()) {
+            return Err(ChildError::Config {
+                field,
+                detail: format!(
+                    "resolves to {s}, inside /proc: only {} may be mounted over there",
+                    PROC_ALLOWED.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The per-mount attributes of `a` as a mount_setattr argument; in a user namespace, flags the
+/// kernel locked on the copied mount (already set on it: `current`) are never cleared, as runc
+/// keeps them (clearing one is EPERM).
+fn setattr_of(a: &Attrs, current: MountAttrFlags, in_userns: bool) -> MountAttr<'static> {
+    let mut clear = a.clear;
+    if in_userns {
+        clear.remove(current);
+    }
+    let mut set = a.set;
+    if let Some(t) = a.atime {
+        set |= t.attr();
+        clear |= MountAttrFlags::MOUNT_ATTR__ATIME;
+    }
+    MountAttr {
+        set,
+        clear,
+        ..MountAttr::default()
+    }
+}
+
+/// The attributes a mount has now, from fstatvfs(2) of an fd of it.
+fn current_attrs<F: AsFd>(fd: F) -> MountAttrFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(st) = nix::sys::statvfs::fstatvfs(&fd) else {
+        return MountAttrFlags::empty();
+    };
+    let f = st.flags();
+    let mut m = MountAttrFlags::empty();
+    for (a, b) in [
+        (FsFlags::ST_RDONLY, MountAttrFlags::MOUNT_ATTR_RDONLY),
+        (FsFlags::ST_NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
+        (FsFlags::ST_NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
+        (FsFlags::ST_NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
+        (
+            FsFlags::ST_NODIRATIME,
+            MountAttrFlags::MOUNT_ATTR_NODIRATIME,
+        ),
+    ] {
+        if f.contains(a) {
+            m |= b;
+        }
+    }
+    m
+}
+
+/// Mount `mounts[i]`. Read-only new filesystems are pushed on `deferred` (see
+/// [`DeferredReadOnly`]).
+///
+/// # Errors
+/// A [`ChildError`] naming the entry and the step: the source missing, the destination
+/// resolving to /proc, an option the filesystem rejects (with the kernel's message).
+pub fn mount_one(
+    r: &Rootfs<'_>,
+    root: &OwnedFd,
+    i: usize,
+    m: &SpecMount,
+    o: &MountOptions,
+    idmapped: Option<OwnedFd>,
+    deferred: &mut Vec<DeferredReadOnly>,
+) -> Result<(), ChildError> {
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if o.bind.is_some() { "bind" } else { "" });
+    let dest = m.destination();
+    if dest.as_os_str().is_empty() {
+        return Err(ChildError::Config {
+            field: format!("mounts[{i}].destination"),
+            detail: "is empty".into(),
+        });
+    }
+    if typ == "cgroup" && o.bind.is_none() {
+        return mount_cgroup(r, root, i, m, o, deferred);
+    }
+    let rel = in_root(dest);
+    let source_host = m.source().as_ref().map(|s| {
+        if s.is_absolute() {
+            s.clone()
+        } else {
+            r.bundle.join(s)
+        }
+    });
+    let kind = match (&o.bind, &source_host) {
+        (None, _) => Kind::Dir,
+        (Some(_), None) => {
+            return Err(ChildError::Config {
+                field: format!("mounts[{i}].source"),
+                detail: "a bind mount needs a source".into(),
+            })
+        }
+        (Some(_), Some(src)) => match std::fs::metadata(src) {
+            Ok(md) if md.is_dir() => Kind::Dir,
+            Ok(_) => Kind::File,
+            Err(e) => {
+                return Err(ChildError::Config {
+                    field: format!("mounts[{i}].source"),
+                    detail: format!("{}: {e}", src.display()),
+                })
+            }
+        },
+    };
+    // What is at the destination before husk touches it (its last component not followed).
+    let existing = husk_sys::open_in_root(root, &rel, OFlag::O_PATH | OFlag::O_NOFOLLOW)
+        .ok()
+        .and_then(|fd| nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).ok());
+    if matches!(typ, "proc" | "sysfs") {
+        if let Some(st) = existing {
+            if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(ChildError::Config {
+                    field: format!("mounts[{i}].destination"),
+                    detail: format!(
+                        "{} in the rootfs is not a directory (a symlink or a file): {typ} is \
+                         only mounted on a real directory of the image",
+                        dest.display()
+                    ),
+                });
+            }
+        }
+    }
+    let target =
+        ensure(root, dest, kind).map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
+    let at = container_path(&r.rootfs, &target).unwrap_or_else(|| Path::new("/").join(&rel));
+    check_proc(i, typ, o, &at)?;
+
+    if o.remount {
+        return remount(r, i, m, o, &target);
+    }
+    let field = format!("mounts[{i}]");
+    let mnt = if let Some(mnt) = idmapped {
+        // Made (and attributed) by the runtime in the host's user namespace: see idmap.rs.
+        mnt
+    } else if let Some(bind) = o.bind {
+        let src = source_host.unwrap_or_default();
+        let mnt = sysmount::clone_tree(None, &src, bind == Bind::Recursive, false)
+            .map_err(|e| step_err(i, m, "bind (open_tree)", e))?;
+        let current = current_attrs(&mnt);
+        let a = setattr_of(&o.attrs, current, r.in_userns);
+        if !(a.set.is_empty() && a.clear.is_empty()) {
+            sysmount::mount_setattr(&mnt, false, &a)
+                .map_err(|e| step_err(i, m, "set the options of the bind (mount_setattr)", e))?;
+        }
+        let a = setattr_of(&o.rec_attrs, current, r.in_userns);
+        if !(a.set.is_empty() && a.clear.is_empty()) {
+            sysmount::mount_setattr(&mnt, true, &a).map_err(|e| {
+                step_err(
+                    i,
+                    m,
+                    "set the recursive options (mount_setattr AT_RECURSIVE)",
+                    e,
+                )
+            })?;
+        }
+        mnt
+    } else {
+        let fstype = m.typ().as_deref().unwrap_or("none");
+        let ctx = FsContext::new(fstype).map_err(|e| ChildError::Config {
+            field: format!("mounts[{i}].type"),
+            detail: format!("\"{fstype}\": {e} (not a filesystem type this kernel knows)"),
+        })?;
+        let source = m
+            .source()
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| fstype.to_string());
+        let set =
+            |step: &str, r: std::io::Result<()>| r.map_err(|e| fs_error(&field, step, &ctx, e));
+        set("source", ctx.set_string("source", &source))?;
+        for f in &o.sb_flags {
+            set(&format!("option \"{f}\""), ctx.set_flag(f))?;
+        }
+        if fstype == "tmpfs" && o.data_value("mode").is_none() {
+            // Keep the mode of the directory the tmpfs covers (setuid, setgid and sticky bits
+            // included) through the mount option, never by chmod-ing anything.
+            if let Some(st) = existing.filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+                let mode = format!("{:o}", st.st_mode & 0o7777);
+                set("option \"mode\"", ctx.set_string("mode", &mode))?;
+            }
+        }
+        for (k, v) in &o.data {
+            match v {
+                Some(v) => set(&format!("option \"{k}={v}\""), ctx.set_string(k, v))?,
+                None => set(&format!("option \"{k}\""), ctx.set_flag(k))?,
+            }
+        }
+        set(&format!("create the {fstype} filesystem"), ctx.create())?;
+        let mut attrs = o.attrs.set | o.rec_attrs.set;
+        if let Some(t) = o.attrs.atime.or(o.rec_attrs.atime) {
+            attrs |= t.attr();
+        }
+        if typ == "sysfs" && !r.new_netns {
+            // sysfs of the host's network namespace shows the host's devices: read-only then.
+            attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+        }
+        let ro = attrs.contains(MountAttrFlags::MOUNT_ATTR_RDONLY);
+        attrs.remove(MountAttrFlags::MOUNT_ATTR_RDONLY);
+        let mnt = ctx
+            .mount(attrs)
+            .map_err(|e| fs_error(&field, "fsmount", &ctx, e))?;
+        if ro {
+            let dup = mnt
+                .try_clone()
+                .map_err(|e| step_err(i, m, "dup the mount fd", e))?;
+            deferred.push(DeferredReadOnly {
+                mnt: dup,
+                superblock: fstype == "tmpfs",
+                field: describe(i, m),
+            });
+        }
+        mnt
+    };
+    sysmount::attach(&mnt, &target).map_err(|e| step_err(i, m, "attach (move_mount)", e))?;
+    for (p, recursive) in &o.propagation {
+        let a = MountAttr {
+            propagation: Some(*p),
+            ..MountAttr::default()
+        };
+        sysmount::mount_setattr(&mnt, *recursive, &a)
+            .map_err(|e| step_err(i, m, "set the propagation of", e))?;
+    }
+    Ok(())
+}
+
+/// A `remount` entry: change the mount already at the destination (attributes, and for a
+/// filesystem's own options a reconfiguration of its superblock).
+fn remount(
+    r: &Rootfs<'_>,
+    i: usize,
+    m: &SpecMount,
+    o: &MountOptions,
+    target: &OwnedFd,
+) -> Result<(), ChildError> {
+    let field = format!("mounts[{i}]");
+    let mnt = sysmount::open_mount(Some(target.as_fd()), Path::new(""))
+        .map_err(|e| step_err(i, m, "open the mount to remount", e))?;
+    if o.bind.is_none() && (!o.data.is_empty() || !o.sb_flags.is_empty()) {
+        let ctx = FsContext::pick(&mnt).map_err(|e| step_err(i, m, "fspick", e))?;
+        for f in &o.sb_flags {
+            ctx.set_flag(f)
+                .map_err(|e| fs_error(&field, &format!("option \"{f}\""), &ctx, e))?;
+        }
+        for (k, v) in &o.data {
+            match v {
+                Some(v) => ctx.set_string(k, v),
+                None => ctx.set_flag(k),
+            }
+            .map_err(|e| fs_error(&field, &format!("option \"{k}\""), &ctx, e))?;
+        }
+        ctx.reconfigure()
+            .map_err(|e| fs_error(&field, "remount (reconfigure)", &ctx, e))?;
+    }
+    let current = current_attrs(&mnt);
+    for (attrs, recursive) in [(&o.attrs, false), (&o.rec_attrs, true)] {
+        let a = setattr_of(attrs, current, r.in_userns);
+        if !(a.set.is_empty() && a.clear.is_empty()) {
+            sysmount::mount_setattr(&mnt, recursive, &a)
+                .map_err(|e| step_err(i, m, "remount (mount_setattr)", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount: a tmpfs with one read-only bind per hierarchy of the container's own
+/// cgroup (v1 and hybrid), or the container's cgroup2 directory itself (v2). Every bind is
+/// nosuid, nodev, noexec; read-only when the entry says `ro`.
+fn mount_cgroup(
+    r: &Rootfs<'_>,
+    root: &OwnedFd,
+    i: usize,
+    m: &SpecMount,
+    o: &MountOptions,
+    deferred: &mut Vec<DeferredReadOnly>,
+) -> Result<(), ChildError> {
+    let target = ensure(root, m.destination(), Kind::Dir)
+        .map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
+    let at = container_path(&r.rootfs, &target)
+        .unwrap_or_else(|| Path::new("/").join(in_root(m.destination())));
+    check_proc(i, "cgroup", o, &at)?;
+    let ro = o.read_only();
+    let mut bind_attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    if ro {
+        bind_attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+    }
+    let bind = |src: &PathBuf, onto: &OwnedFd| -> Result<(), ChildError> {
+        let what = format!("bind cgroup {}", src.display());
+        let mnt =
+            sysmount::clone_tree(None, src, true, true).map_err(|e| step_err(i, m, &what, e))?;
+        let a = MountAttr {
+            set: bind_attrs,
+            ..MountAttr::default()
+        };
+        sysmount::mount_setattr(&mnt, true, &a).map_err(|e| step_err(i, m, &what, e))?;
+        sysmount::attach(&mnt, onto).map_err(|e| step_err(i, m, &what, e))
+    };
+    if let [only] = r.cgroup_mounts.as_slice() {
+        if only.fstype == "cgroup2" && only.name.is_empty() {
+            return bind(&only.host_path, &target);
+        }
+    }
+    let ctx = FsContext::new("tmpfs").map_err(|e| step_err(i, m, "fsopen tmpfs for", e))?;
+    ctx.set_string("source", "tmpfs")
+        .and_then(|()| ctx.set_string("mode", "755"))
+        .and_then(|()| ctx.create())
+        .map_err(|e| fs_error(&format!("mounts[{i}]"), "tmpfs for cgroup", &ctx, e))?;
+    let tmpfs = ctx
+        .mount(
+            MountAttrFlags::MOUNT_ATTR_NOSUID
+                | MountAttrFlags::MOUNT_ATTR_NODEV
+                | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| step_err(i, m, "fsmount tmpfs for", e))?;
+    sysmount::attach(&tmpfs, &target).map_err(|e| step_err(i, m, "attach (move_mount)", e))?;
+    for cm in &r.cgroup_mounts {
+        let dir = ensure(&tmpfs, Path::new(&cm.name), Kind::Dir)
+            .map_err(|e| step_err(i, m, &format!("mkdir {}", cm.name), e))?;
+        bind(&cm.host_path, &dir)?;
+        for link in &cm.symlinks {
+            match nix::unistd::symlinkat(
+                cm.name.as_str(),
+                Some(std::os::fd::AsRawFd::as_raw_fd(&tmpfs)),
+                link.as_str(),
+            ) {
+                Ok(()) | Err(nix::Error::EEXIST) => {}
+                Err(e) => return Err(step_err(i, m, &format!("symlink {link}"), e)),
+            }
+        }
+    }
+    if ro {
+        deferred.push(DeferredReadOnly {
+            mnt: tmpfs,
+            superblock: true,
+            field: describe(i, m),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::options::parse;
+
+    #[test]
+    fn only_procfs_at_proc_and_only_the_allow_list_below() {
+        let none = parse(&[]);
+        let bind = parse(&["bind".to_string()]);
+        assert!(check_proc(0, "proc", &none, Path::new("/proc")).is_ok());
+        assert!(check_proc(0, "tmpfs", &none, Path::new("/proc")).is_err());
+        assert!(check_proc(0, "proc", &bind, Path::new("/proc")).is_err());
+        assert!(check_proc(0, "bind", &bind, Path::new("/proc/cpuinfo")).is_ok());
+        assert!(check_proc(0, "bind", &bind, Path::new("/proc/sys/kernel/ns_last_pid")).is_ok());
+        let e = check_proc(3, "bind", &bind, Path::new("/proc/self/attr")).unwrap_err();
+        assert!(e.to_string().contains("mounts[3].destination"), "{e}");
+        assert!(check_proc(0, "tmpfs", &none, Path::new("/procfs")).is_ok());
+    }
+
+    #[test]
+    fn locked_flags_are_not_cleared_in_a_user_namespace() {
+        let o = parse(&["rw".to_string(), "suid".to_string(), "noatime".to_string()]);
+        let current = MountAttrFlags::MOUNT_ATTR_RDONLY;
+        let a = setattr_of(&o.attrs, current, true);
+        assert_eq!(
+            a.clear,
+            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR__ATIME
+        );
+        assert_eq!(a.set, MountAttrFlags::MOUNT_ATTR_NOATIME);
+        let a = setattr_of(&o.attrs, current, false);
+        assert!(a.clear.contains(MountAttrFlags::MOUNT_ATTR_RDONLY));
+    }
+}
