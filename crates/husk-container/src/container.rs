@@ -54,6 +54,10 @@ pub enum ContainerError {
     /// linux.seccomp.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// linux.sysctl, personality, memoryPolicy, intelRdt; process.ioPriority, scheduler,
+    /// execCPUAffinity, apparmorProfile, selinuxLabel.
+    #[error(transparent)]
+    Kernel(#[from] crate::kernel::KernelError),
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
@@ -288,6 +292,10 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         .and_then(|l| l.seccomp().as_ref())
         .map(crate::seccomp::compile)
         .transpose()?;
+    let (kernel, kernel_warnings) = crate::kernel::plan(&config, &plan)?;
+    for w in kernel_warnings {
+        warn!("{w}");
+    }
     let rootfs = config.rootfs(&bundle)?;
     let layout = husk_cgroups::Layout::detect()?;
     if let Some(r) = resources {
@@ -365,6 +373,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         },
         caps: &caps,
         seccomp: seccomp.as_ref(),
+        kernel: &kernel,
         start_listener: &listener,
         console,
         no_new_keyring: opts.no_new_keyring,

@@ -48,6 +48,8 @@ pub struct ChildContext<'a> {
     pub caps: &'a ResolvedCapabilities,
     /// The compiled seccomp filter.
     pub seccomp: Option<&'a SeccompProgram>,
+    /// Sysctls, process kernel settings and LSM labels, checked by [`crate::kernel::plan`].
+    pub kernel: &'a crate::kernel::Settings,
     /// The start socket the init waits on.
     pub start_listener: &'a UnixListener,
     /// Where the terminal goes.
@@ -117,6 +119,12 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             _ => std::process::exit(1),
         }
         namespaces::enter_cgroup(ctx.plan)?;
+        // In the container's cgroup now: the kernel bounds the affinity by its cpuset.
+        crate::kernel::reset_cpu_affinity();
+        // In every namespace of the container, before its root filesystem exists (see the
+        // sysctl module), and after the parent's Proceed, by which time it has moved anything
+        // it moves into the network namespace.
+        crate::sysctl::write(&ctx.kernel.sysctls)?;
         Ok(())
     })();
     if let Err(e) = r {
@@ -138,6 +146,12 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
 /// The container's init. Never returns.
 fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     set_role_name(c"husk:[2:INIT]");
+    // The LSM exec attributes are opened before any mount of the container exists (see the
+    // lsm module) and written just before execve.
+    let mut exec_attrs = match crate::lsm::open(&ctx.kernel.labels) {
+        Ok(a) => a,
+        Err(e) => fail(&ch, e),
+    };
     let state_json = match setup(ctx, &ch) {
         Ok(s) => s,
         Err(e) => fail(&ch, e),
@@ -173,7 +187,7 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             Err(_) => std::process::exit(1),
         }
     };
-    let r = finalize(ctx, &state_json, &exec);
+    let r = finalize(ctx, &state_json, &exec, &mut exec_attrs);
     let e = match r {
         Err(e) => e,
         Ok(never) => match never {},
@@ -452,6 +466,7 @@ fn finalize(
     ctx: &ChildContext<'_>,
     state_json: &[u8],
     exec: &Exec,
+    exec_attrs: &mut [crate::lsm::ExecAttr],
 ) -> Result<std::convert::Infallible, ChildError> {
     let m = |e: &dyn std::fmt::Display| ChildError::Module(e.to_string());
     if let Some(h) = ctx
@@ -472,6 +487,10 @@ fn finalize(
         detail: "is missing".into(),
     })?;
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[])).map_err(|e| m(&e))?;
+    // After the hooks (they fork; a SCHED_DEADLINE process may not), while still root and
+    // before seccomp: see the kernel module.
+    ctx.kernel.process.apply()?;
+    crate::lsm::apply(exec_attrs)?;
     // Before any seccomp filter: a profile need not allow rt_sigaction or close_range.
     husk_sys::reset_signals();
     husk_sys::cloexec_from(3)

@@ -7,8 +7,9 @@
 //! - [`id`]: container id rules. [`state`]: the state directory, its lock and state.json.
 //! - [`process`]: the process model (parent, intermediate, init) and the typed channel;
 //!   [`init`]: what the intermediate and the init do.
-//! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`]:
-//!   one kernel concern each.
+//! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`],
+//!   [`sysctl`], [`lsm`]: one kernel concern each; [`kernel`]: the process's kernel settings
+//!   (personality, I/O priority, scheduler, memory policy) and the checks of that spec part.
 //! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them.
 
 pub mod capabilities;
@@ -16,6 +17,8 @@ pub mod container;
 pub mod hooks;
 pub mod id;
 pub mod init;
+pub mod kernel;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;
@@ -24,6 +27,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod spec_default;
 pub mod state;
+pub mod sysctl;
 pub mod tty;
 
 pub use spec::OCI_VERSION;

@@ -13,6 +13,10 @@
 //! - `linux.resources.pids.limit`: oci-spec's `LinuxPids::limit` defaults to 0, which would set
 //!   `pids.max` to 0 and make every fork fail. [`Config::pids_limit`] keeps it as written (`None`
 //!   when absent or null). Read it, never `spec.linux().resources().pids().limit()`.
+//! - `process.scheduler.flags`: oci-spec 0.10 spells two of runtime-spec's names differently
+//!   (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`), so a config written to the spec would not
+//!   parse. The flags are taken out before oci-spec sees them and kept as strings in
+//!   [`Config::scheduler_flags`]; the kernel module maps and checks them.
 //!
 //! Parse errors name the JSON path of the offending field (through `serde_path_to_error`, e.g.
 //! `linux.namespaces[2].type: unknown variant "foo"`); validation errors name the field too
@@ -202,6 +206,16 @@ pub enum SpecError {
     )]
     CapabilityType {
         /// The JSON path, e.g. `process.capabilities.bounding[2]`.
+        field: String,
+        /// What the field must be.
+        expected: &'static str,
+        /// What was found.
+        found: JsonKind,
+    },
+    /// A field husk takes out of the JSON itself has the wrong JSON type.
+    #[error("{field} must be {expected}, found {found}")]
+    FieldType {
+        /// The JSON path, e.g. `process.scheduler.flags[1]`.
         field: String,
         /// What the field must be.
         expected: &'static str,
@@ -436,6 +450,8 @@ pub struct Config {
     /// `linux.resources.pids.limit` as written: `None` when absent or null (no limit is set),
     /// otherwise the value, including 0 and negative values (-1 conventionally means "max").
     pub pids_limit: Option<i64>,
+    /// `process.scheduler.flags` as written (`None` when absent or null); see the module doc.
+    pub scheduler_flags: Option<Vec<String>>,
     /// Warnings found by [`Config::validate`] (e.g. ociVersion above 1.3, an unknown
     /// capability name, a relative mount destination), each naming the field; the caller logs
     /// them. Validation replaces the list.
@@ -479,6 +495,7 @@ impl Config {
         };
 
         let pids_limit = take_pids_limit(top);
+        let scheduler_flags = take_scheduler_flags(top)?;
 
         let spec: Spec = serde_path_to_error::deserialize(value).map_err(|err| {
             let field = field_of_error(err.path(), err.inner());
@@ -492,6 +509,7 @@ impl Config {
             spec,
             capabilities,
             pids_limit,
+            scheduler_flags,
             warnings: Vec::new(),
         })
     }
@@ -685,6 +703,46 @@ fn take_pids_limit(top: &mut serde_json::Map<String, Value>) -> Option<i64> {
         }
         Some(limit) => limit.as_i64(),
         None => None,
+    }
+}
+
+/// Take `process.scheduler.flags` out of the JSON (see the module doc): an array of strings, or
+/// null.
+fn take_scheduler_flags(
+    top: &mut serde_json::Map<String, Value>,
+) -> Result<Option<Vec<String>>, SpecError> {
+    let Some(scheduler) = top
+        .get_mut("process")
+        .and_then(|p| p.get_mut("scheduler"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(None);
+    };
+    let wrong = |field: String, expected, found: &Value| SpecError::FieldType {
+        field,
+        expected,
+        found: JsonKind::of(found),
+    };
+    match scheduler.remove("flags") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                other => Err(wrong(
+                    format!("process.scheduler.flags[{i}]"),
+                    "a flag name (a string such as \"SCHED_FLAG_RESET_ON_FORK\")",
+                    &other,
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(wrong(
+            "process.scheduler.flags".into(),
+            "an array of flag names",
+            &other,
+        )),
     }
 }
 
@@ -1240,6 +1298,32 @@ mod tests {
     }
 
     // --- parsing ---
+
+    #[test]
+    fn scheduler_flags_are_kept_as_written() {
+        let config = accepted(|c| {
+            set(
+                c,
+                "/process/scheduler",
+                json!({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]}),
+            )
+        });
+        assert_eq!(
+            config.scheduler_flags.as_deref(),
+            Some(&["SCHED_FLAG_RESET_ON_FORK".to_owned()][..])
+        );
+        let err = refused(
+            |c| {
+                set(
+                    c,
+                    "/process/scheduler",
+                    json!({"policy": "SCHED_BATCH", "flags": [1]}),
+                )
+            },
+            "process.scheduler.flags[0]",
+        );
+        assert!(matches!(err, SpecError::FieldType { .. }), "{err}");
+    }
 
     #[test]
     fn not_json_reports_line_and_column() {

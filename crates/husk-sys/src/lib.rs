@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use nix::unistd::Pid;
 
 pub mod mount;
+pub mod task;
 
 /// What a process-creating call returned, in the process that sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,6 +347,30 @@ pub fn open_in_root<F: AsFd, P: AsRef<std::path::Path>>(
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
+/// `openat2(dir, path, flags | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS)` (`man 2 openat2`, Linux 5.6): open `path` (relative) strictly below
+/// `dir`, following no symlink of any kind, so that neither `..` nor a link can redirect the
+/// open elsewhere (e.g. a sysctl write away from /proc/sys).
+///
+/// # Errors
+/// The errno of openat2(2): EXDEV when the path would leave `dir`, ELOOP at a symlink, ENOENT.
+pub fn open_beneath<F: AsFd, P: AsRef<std::path::Path>>(
+    dir: F,
+    path: P,
+    flags: nix::fcntl::OFlag,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    );
+    let fd = nix::fcntl::openat2(dir.as_fd().as_raw_fd(), path.as_ref(), how)
+        .map_err(io::Error::from)?;
+    // SAFETY: openat2 returned a new fd that nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// `openat(dir, path, flags | O_CLOEXEC, mode)` (`man 2 openat`), returning an owned fd.
 ///
 /// # Errors
@@ -488,6 +513,22 @@ mod tests {
         let mut s = String::new();
         std::fs::File::from(f).read_to_string(&mut s).unwrap();
         assert_eq!(s, "inside");
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn open_beneath_follows_no_link_and_stays_below() {
+        let t = std::env::temp_dir().join(format!("husk-sys-beneath-{}", std::process::id()));
+        std::fs::create_dir_all(t.join("a")).unwrap();
+        std::fs::write(t.join("a/f"), "x").unwrap();
+        let _ = std::fs::remove_file(t.join("a/l"));
+        std::os::unix::fs::symlink("f", t.join("a/l")).unwrap();
+        let dir = std::fs::File::open(&t).unwrap();
+        open_beneath(&dir, "a/f", nix::fcntl::OFlag::O_RDONLY).unwrap();
+        let e = open_beneath(&dir, "a/l", nix::fcntl::OFlag::O_RDONLY).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        let e = open_beneath(&dir, "a/../../etc", nix::fcntl::OFlag::O_RDONLY).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EXDEV));
         std::fs::remove_dir_all(&t).unwrap();
     }
 
