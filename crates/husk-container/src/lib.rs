@@ -7,6 +7,7 @@
 //! - [`id`]: container id rules. [`state`]: the state directory, its lock and state.json.
 //! - [`process`]: the process model (parent, intermediate, init) and the typed channel;
 //!   [`init`]: what the intermediate and the init do.
+//! - [`netdev`]: `linux.netDevices`, host interfaces moved into the container over rtnetlink.
 //! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`]:
 //!   one kernel concern each.
 //! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them.
@@ -17,6 +18,7 @@ pub mod hooks;
 pub mod id;
 pub mod init;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
