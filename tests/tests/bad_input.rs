@@ -268,3 +268,67 @@ fn a_bad_uid_mapping_without_a_user_namespace() {
     );
     refused(&b, &["user"]);
 }
+
+#[test]
+fn an_invalid_value_of_a_known_field_names_its_json_path() {
+    // (config value, the JSON path husk must name, the type expected there)
+    let cases = [
+        (
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": "x"}]),
+            "process.rlimits[0].hard: invalid type: string \"x\", expected u64",
+        ),
+        (
+            "/linux/uidMappings",
+            json!([{"containerID": 0, "hostID": 100000, "size": -1}]),
+            "linux.uidMappings[0].size: invalid value: integer `-1`, expected u32",
+        ),
+        (
+            "/annotations",
+            json!({"org.husk.test/key": 7}),
+            "annotations.\"org.husk.test/key\": invalid type: integer `7`, expected a string",
+        ),
+        (
+            "/process/terminal",
+            json!("no"),
+            "process.terminal: invalid type: string \"no\", expected a boolean",
+        ),
+    ];
+    for (pointer, value, message) in cases {
+        let mut b = Bundle::busybox(&["true"]);
+        b.set(pointer, value);
+        let rt = Runtime::new();
+        b.write();
+        let o = create_raw(&rt, &b, &b.id).failed();
+        names(
+            &o,
+            &[message],
+            "runc names Go struct fields, not JSON paths",
+        );
+        assert_left_nothing(&rt, &b, &b.id);
+    }
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_logged_by_path_with_debug() {
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["echo", "ran"]);
+    b.set("/huskFuture", json!({"a": 1}));
+    b.set("/process/futureField", json!(true));
+    b.set("/process/rlimits/0/burst", json!(5));
+    b.set("/linux/namespaces/0/flags", json!(["x"]));
+    let o = rt.run_with(&b, &[]).ok();
+    assert_eq!(o.stdout.trim(), "ran", "{o:#?}");
+    if reference_lacks("the unknown-field debug log is husk's") {
+        return;
+    }
+    // Logged at debug level only: a plain run stays quiet about them.
+    assert!(!o.stderr.contains("futureField"), "{o:#?}");
+    let o = rt.run_with(&b, &["--debug"]).ok();
+    o.stderr_mentions(&[
+        "huskFuture",
+        "process.futureField",
+        "process.rlimits[0].burst",
+        "linux.namespaces[0].flags",
+    ]);
+}

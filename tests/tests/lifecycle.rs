@@ -50,6 +50,49 @@ fn create_leaves_created_state_with_all_fields() {
 }
 
 #[test]
+fn annotations_stay_in_state_through_the_lifecycle() {
+    // runtime-spec runtime.md "State": `annotations` is the list of annotations of the
+    // container's config, whatever its status. Keys with dots and slashes, an empty value and
+    // non-ASCII text must come back exactly as written.
+    let annotations = json!({
+        "org.husk.test": "lifecycle",
+        "io.kubernetes.cri/sandbox-id": "0123abcd",
+        "org.husk.empty": "",
+        "org.husk.text": "ünïcode \"quoted\" text"
+    });
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["sleep", "30"]);
+    b.set("/annotations", annotations.clone());
+    rt.create(&b);
+    assert_eq!(rt.state(&b.id)["annotations"], annotations);
+    rt.start(&b.id).ok();
+    assert_eq!(rt.state(&b.id)["status"], "running");
+    assert_eq!(rt.state(&b.id)["annotations"], annotations);
+    rt.kill(&b.id, "KILL").ok();
+    rt.wait_status(&b.id, "stopped");
+    assert_eq!(rt.state(&b.id)["annotations"], annotations);
+    let list = rt.cmd(&["list", "--format", "json"]).ok();
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == json!(b.id))
+        .unwrap()
+        .clone();
+    assert_eq!(entry["annotations"], annotations, "{list}");
+    // A container without annotations has none in its state (the spec allows absent or {}).
+    let plain = Bundle::busybox(&["sleep", "30"]);
+    rt.create(&plain);
+    let st = rt.state(&plain.id);
+    let none = match st.get("annotations") {
+        None => true,
+        Some(a) => a.as_object().is_some_and(|m| m.is_empty()),
+    };
+    assert!(none, "{st}");
+}
+
+#[test]
 fn start_execs_the_program_and_state_becomes_running() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "30"]);

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use crate::hooks::{self, HookKind};
 use crate::init::{self, ChildContext, ConsoleTarget};
+use crate::netdev::{MovedDevice, MovedDevices, NetDevice, NetDeviceMover};
 use crate::process::{Channel, ChannelError, ChildError, ToChild, ToParent};
 use crate::rootfs::Rootfs;
 use crate::spec::Config;
@@ -58,6 +59,9 @@ pub enum ContainerError {
     /// execCPUAffinity, apparmorProfile, selinuxLabel.
     #[error(transparent)]
     Kernel(#[from] crate::kernel::KernelError),
+    /// linux.netDevices.
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
@@ -198,18 +202,22 @@ fn state_json(state: &StateFile, status: Status) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
-/// Undoes a half-made container when `create` fails: kills the children, removes the cgroup and
-/// the state directory. Disarmed once the container is `created`.
+/// Undoes a half-made container when `create` fails: moves the network interfaces it moved
+/// back to the host, kills the children, removes the cgroup and the state directory. Disarmed
+/// once the container is `created`.
 struct CreateGuard {
     dir: Option<StateDir>,
     cgroup: Option<husk_cgroups::Cgroup>,
     pids: Vec<Pid>,
+    /// The namespaces of the interfaces moved so far, and those interfaces.
+    net_devices: Option<(NetDeviceMover, Vec<MovedDevice>)>,
 }
 
 impl CreateGuard {
     fn disarm(mut self) -> StateDir {
         self.cgroup = None;
         self.pids.clear();
+        self.net_devices = None;
         self.dir
             .take()
             .expect("the guard holds the state dir until disarmed")
@@ -218,6 +226,12 @@ impl CreateGuard {
 
 impl Drop for CreateGuard {
     fn drop(&mut self) {
+        // Interfaces first: the mover's fd keeps the container's network namespace (and a
+        // virtual interface, which would die with it) alive, and the processes that could use
+        // them are still stopped at a setup step.
+        if let Some((mut mover, moved)) = self.net_devices.take() {
+            move_back_all(&mut mover, &moved);
+        }
         for pid in &self.pids {
             let _ = kill(*pid, Signal::SIGKILL);
             let _ = waitpid(*pid, None);
@@ -304,6 +318,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     for kind in HookKind::ALL {
         hooks::check(&hook_list(&config, kind), kind)?;
     }
+    let net_devices = crate::netdev::check(spec, &plan)?;
 
     // From here on, everything made is recorded and undone on failure.
     let dir = StateDir::create(&opts.root, &opts.id)?;
@@ -311,6 +326,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         dir: Some(dir),
         cgroup: None,
         pids: Vec::new(),
+        net_devices: None,
     };
     let dir = guard.dir.as_ref().expect("set above");
     dir.write_config(&raw)?;
@@ -330,6 +346,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .into_iter()
             .collect(),
         owner: String::new(),
+        net_devices: None,
     };
     dir.write_state(&st)?;
     // Recorded before it is made: a create killed in between leaves nothing delete --force
@@ -451,6 +468,11 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                     )?;
                 }
                 guard.dir.as_ref().expect("held").write_state(&st)?;
+                // The init is in the container's network namespace now, and the user program
+                // runs only after `start`: the moment to bring the interfaces in.
+                if !net_devices.is_empty() {
+                    move_net_devices(&mut guard, &mut st, &net_devices, pid)?;
+                }
                 parent_ch.set_peer("init");
             }
             ToParent::CreateRuntimeHooks => {
@@ -495,6 +517,57 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         config,
         pty_master,
     })
+}
+
+/// Move the checked `linux.netDevices` entries into the network namespace of process `pid`,
+/// recording each in state.json before its move and in the guard, which moves them back if
+/// `create` fails from here on.
+fn move_net_devices(
+    guard: &mut CreateGuard,
+    st: &mut StateFile,
+    devices: &[NetDevice],
+    pid: i32,
+) -> Result<(), ContainerError> {
+    let mover = NetDeviceMover::open(pid)?;
+    st.net_devices = Some(MovedDevices {
+        host_netns: mover.host_netns_id()?,
+        devices: Vec::new(),
+    });
+    let (mover, moved) = guard.net_devices.insert((mover, Vec::new()));
+    for device in devices {
+        let mut record = mover.prepare(device)?;
+        moved.push(record.clone());
+        if let Some(m) = st.net_devices.as_mut() {
+            m.devices.push(record.clone());
+        }
+        guard.dir.as_ref().expect("held").write_state(st)?;
+        let result = mover.move_in(&mut record);
+        // The kernel's pick for a `%d` template, kept even when a later step failed.
+        if let Some(last) = moved.last_mut() {
+            *last = record.clone();
+        }
+        if let Some(last) = st.net_devices.as_mut().and_then(|m| m.devices.last_mut()) {
+            *last = record.clone();
+        }
+        result?;
+        debug!(
+            host = %record.host_name,
+            name = %record.name,
+            "moved a network interface into the container"
+        );
+    }
+    guard.dir.as_ref().expect("held").write_state(st)?;
+    Ok(())
+}
+
+/// Move every interface of `moved` back to the host, last moved first; failures are warnings
+/// (this runs while cleaning up after another error).
+fn move_back_all(mover: &mut NetDeviceMover, moved: &[MovedDevice]) {
+    for device in moved.iter().rev() {
+        if let Err(e) = mover.move_back(device) {
+            warn!("moving a network interface back after a failed create: {e}");
+        }
+    }
 }
 
 /// Load a container for a verb: lock its directory, read state and config snapshot.

@@ -7,6 +7,7 @@
 //! - [`id`]: container id rules. [`state`]: the state directory, its lock and state.json.
 //! - [`process`]: the process model (parent, intermediate, init) and the typed channel;
 //!   [`init`]: what the intermediate and the init do.
+//! - [`netdev`]: `linux.netDevices`, host interfaces moved into the container over rtnetlink.
 //! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`],
 //!   [`sysctl`], [`lsm`]: one kernel concern each; [`kernel`]: the process's kernel settings
 //!   (personality, I/O priority, scheduler, memory policy) and the checks of that spec part.
@@ -20,6 +21,7 @@ pub mod init;
 pub mod kernel;
 pub mod lsm;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;

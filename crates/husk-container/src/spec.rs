@@ -19,8 +19,13 @@
 //!   [`Config::scheduler_flags`]; the kernel module maps and checks them.
 //!
 //! Parse errors name the JSON path of the offending field (through `serde_path_to_error`, e.g.
-//! `linux.namespaces[2].type: unknown variant "foo"`); validation errors name the field too
-//! (`process.args`, `linux.namespaces[3]`, `root.path`) and say what to do.
+//! `linux.namespaces[2].type: unknown variant "foo"`, `process.rlimits[0].hard: invalid type:
+//! string "x", expected u64`); validation errors name the field too (`process.args`,
+//! `linux.namespaces[3]`, `root.path`) and say what to do. Unknown fields are ignored, as
+//! runtime-spec config.md requires ("Runtimes MUST ignore unknown properties"), but not silently:
+//! `serde_ignored` collects the JSON path of each into [`Config::unknown_fields`], and
+//! [`Config::load`] logs them at debug level (a typo such as `proccess` is then one `--debug`
+//! away from being found).
 //!
 //! The checks are those of runc's config validation and of the OCI runtime-tools `validate`
 //! package for the fields listed on [`Config::validate`]; those that need host state beyond the
@@ -456,6 +461,11 @@ pub struct Config {
     /// capability name, a relative mount destination), each naming the field; the caller logs
     /// them. Validation replaces the list.
     pub warnings: Vec<String>,
+    /// The JSON path of every field the config has and husk does not know (e.g.
+    /// `process.futureField`, `linux.namespaces[1].flags`), in document order. They are
+    /// ignored (runtime-spec config.md: "Runtimes MUST ignore unknown properties");
+    /// [`Config::load`] logs each at debug level.
+    pub unknown_fields: Vec<String>,
 }
 
 impl Config {
@@ -466,7 +476,7 @@ impl Config {
     /// `linux.resources.pids.limit` is recorded in [`Config::pids_limit`] (a null limit is
     /// treated as absent); the rest is deserialised into oci-spec's [`Spec`], with errors naming
     /// the JSON path. Unknown fields are ignored (runtime-spec: "Runtimes MUST ignore unknown
-    /// properties").
+    /// properties") and their JSON paths listed in [`Config::unknown_fields`].
     ///
     /// # Errors
     /// [`SpecError::NotJson`] (with line and column), [`SpecError::NotAnObject`],
@@ -485,10 +495,11 @@ impl Config {
             });
         };
 
+        let mut unknown_fields = Vec::new();
         // Taken out before oci-spec sees them: its enum would refuse an unknown name.
         let capabilities = match top.get_mut("process") {
             Some(Value::Object(process)) => match process.remove("capabilities") {
-                Some(caps) => parse_capability_sets(caps)?,
+                Some(caps) => parse_capability_sets(caps, &mut unknown_fields)?,
                 None => None,
             },
             _ => None,
@@ -497,12 +508,16 @@ impl Config {
         let pids_limit = take_pids_limit(top);
         let scheduler_flags = take_scheduler_flags(top)?;
 
-        let spec: Spec = serde_path_to_error::deserialize(value).map_err(|err| {
-            let field = field_of_error(err.path(), err.inner());
-            SpecError::Field {
-                field,
-                source: err.into_inner(),
-            }
+        // serde_ignored reports each key no field of oci-spec's types takes; serde_path_to_error
+        // records where an error happened. The two wrap the same deserializer, one in the other.
+        let mut track = serde_path_to_error::Track::new();
+        let parsed: Result<Spec, serde_json::Error> = serde_ignored::deserialize(
+            serde_path_to_error::Deserializer::new(value, &mut track),
+            |path| unknown_fields.push(ignored_field_path(&path)),
+        );
+        let spec = parsed.map_err(|source| SpecError::Field {
+            field: field_of_error(&track.path(), &source),
+            source,
         })?;
 
         Ok(Config {
@@ -511,6 +526,7 @@ impl Config {
             pids_limit,
             scheduler_flags,
             warnings: Vec::new(),
+            unknown_fields,
         })
     }
 
@@ -538,6 +554,9 @@ impl Config {
             }
         })?;
         let mut config = Config::from_json(&bytes)?;
+        for field in &config.unknown_fields {
+            tracing::debug!("config.json: {field} is not a field husk knows: ignored");
+        }
         config.validate(bundle)?;
         Ok((config, bytes))
     }
@@ -639,8 +658,12 @@ impl Config {
     }
 }
 
-/// Parse the taken-out `process.capabilities` value.
-fn parse_capability_sets(caps: Value) -> Result<Option<CapabilitySets>, SpecError> {
+/// Parse the taken-out `process.capabilities` value; keys that name no set are added to
+/// `unknown_fields`.
+fn parse_capability_sets(
+    caps: Value,
+    unknown_fields: &mut Vec<String>,
+) -> Result<Option<CapabilitySets>, SpecError> {
     let map =
         match caps {
             Value::Null => return Ok(None),
@@ -656,6 +679,11 @@ fn parse_capability_sets(caps: Value) -> Result<Option<CapabilitySets>, SpecErro
     for (name, set) in map {
         // Unknown keys are ignored like any unknown property (runtime-spec config.md).
         let Some(slot) = sets.set_mut(&name) else {
+            unknown_fields.push(json_path([
+                PathPart::Key("process"),
+                PathPart::Key("capabilities"),
+                PathPart::Key(&name),
+            ]));
             continue;
         };
         let field = format!("process.capabilities.{name}");
@@ -746,26 +774,90 @@ fn take_scheduler_flags(
     }
 }
 
+/// One step of a JSON path: an object member or an array index.
+#[derive(Debug, Clone, Copy)]
+enum PathPart<'a> {
+    /// An object member (a field name or a map key).
+    Key(&'a str),
+    /// An array index.
+    Index(usize),
+}
+
+/// A JSON path as husk's messages spell it: members joined by `.`, indexes in brackets, and a
+/// key that is not a plain identifier quoted as a JSON string, so that a map key holding dots
+/// stays one step (`process.rlimits[0].hard`, `linux.sysctl."net.ipv4.ip_forward"`,
+/// `annotations."org.example/key"`). The empty path (the top level) is `.`.
+fn json_path<'a>(parts: impl IntoIterator<Item = PathPart<'a>>) -> String {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            PathPart::Index(i) => out.push_str(&format!("[{i}]")),
+            PathPart::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                let plain = key.chars().next().is_some_and(|c| !c.is_ascii_digit())
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain {
+                    out.push_str(key);
+                } else {
+                    out.push_str(&Value::String(key.to_owned()).to_string());
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// The JSON path of a field serde_ignored reports as ignored. Its `Some`/newtype steps are
+/// wrappers of the same JSON value, not steps of the path.
+fn ignored_field_path(path: &serde_ignored::Path<'_>) -> String {
+    let mut steps = Vec::new();
+    let mut at = path;
+    loop {
+        match at {
+            serde_ignored::Path::Root => break,
+            serde_ignored::Path::Seq { parent, index } => {
+                steps.push(PathPart::Index(*index));
+                at = parent;
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                steps.push(PathPart::Key(key));
+                at = parent;
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => at = parent,
+        }
+    }
+    steps.reverse();
+    json_path(steps)
+}
+
 /// The JSON path an oci-spec error is about. serde reports a missing member at its parent
 /// ("root: missing field `path`"); the member is appended so the message names `root.path`.
 fn field_of_error(path: &serde_path_to_error::Path, err: &serde_json::Error) -> String {
-    let mut field = path.to_string();
-    if field == "." {
-        field.clear();
-    }
+    use serde_path_to_error::Segment;
+    let mut parts: Vec<PathPart<'_>> = path
+        .iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => PathPart::Index(*index),
+            Segment::Map { key } => PathPart::Key(key),
+            Segment::Enum { variant } => PathPart::Key(variant),
+            Segment::Unknown => PathPart::Key("?"),
+        })
+        .collect();
     let message = err.to_string();
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        if let Some(name) = rest.split('`').next() {
-            if !field.is_empty() {
-                field.push('.');
-            }
-            field.push_str(name);
-        }
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(name) = missing {
+        parts.push(PathPart::Key(name));
     }
-    if field.is_empty() {
-        field.push('.');
-    }
-    field
+    json_path(parts)
 }
 
 /// `ociVersion`: SemVer, major 1; above 1.[`SUPPORTED_MINOR`] a warning.
@@ -1393,11 +1485,97 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_ignored() {
-        accepted(|c| {
+    fn unknown_fields_are_ignored_and_listed_by_json_path() {
+        let parsed = accepted(|c| {
             set(c, "/somethingNew", json!({"a": 1}));
             set(c, "/process/futureField", json!(true));
+            set(
+                c,
+                "/process/rlimits",
+                json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1, "burst": 2}]),
+            );
+            set(
+                c,
+                "/process/capabilities",
+                json!({"bounding": [], "future": []}),
+            );
+            set(c, "/linux/namespaces/1/flags", json!(["x"]));
+            set(
+                c,
+                "/linux/netDevices",
+                json!({"eth0": {"name": "e0", "mtu": 9000}}),
+            );
+            set(c, "/org.example.key", json!("v"));
         });
+        assert_eq!(
+            parsed.unknown_fields,
+            [
+                "process.capabilities.future",
+                "process.futureField",
+                "process.rlimits[0].burst",
+                "linux.namespaces[1].flags",
+                "linux.netDevices.eth0.mtu",
+                "somethingNew",
+                "\"org.example.key\"",
+            ]
+        );
+        // Known fields under unknown names stay usable: the spec parsed around them.
+        assert_eq!(
+            parsed
+                .spec
+                .process()
+                .as_ref()
+                .unwrap()
+                .rlimits()
+                .as_ref()
+                .unwrap()[0]
+                .hard(),
+            1
+        );
+        // A config without unknown fields lists none.
+        assert!(accepted(|_| {}).unknown_fields.is_empty());
+    }
+
+    #[test]
+    fn json_paths_quote_keys_that_are_not_identifiers() {
+        let path = json_path([
+            PathPart::Key("linux"),
+            PathPart::Key("sysctl"),
+            PathPart::Key("net.ipv4.ip_forward"),
+        ]);
+        assert_eq!(path, "linux.sysctl.\"net.ipv4.ip_forward\"");
+        assert_eq!(
+            json_path([
+                PathPart::Key("mounts"),
+                PathPart::Index(2),
+                PathPart::Key("options")
+            ]),
+            "mounts[2].options"
+        );
+        assert_eq!(json_path([]), ".");
+    }
+
+    #[test]
+    fn invalid_values_of_known_fields_name_the_json_path() {
+        let err = refused(
+            |c| {
+                set(
+                    c,
+                    "/process/rlimits",
+                    json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": "x"}]),
+                )
+            },
+            "process.rlimits[0].hard: invalid type: string \"x\", expected u64",
+        );
+        assert!(matches!(err, SpecError::Field { .. }), "{err:?}");
+        refused(
+            |c| set(c, "/annotations", json!({"org.example/key": 1})),
+            "annotations.\"org.example/key\": invalid type: integer `1`, expected a string",
+        );
+        refused(
+            |c| set(c, "/linux/sysctl", json!({"net.ipv4.ip_forward": true})),
+            "linux.sysctl.\"net.ipv4.ip_forward\": invalid type: boolean `true`",
+        );
     }
 
     #[test]

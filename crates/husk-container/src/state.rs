@@ -106,6 +106,12 @@ pub struct StateFile {
     /// The uid that created the container (runc's `owner` is its user name; empty for root).
     #[serde(default)]
     pub owner: String,
+    /// The host network interfaces moved into the container (`linux.netDevices`): where they
+    /// came from, their host names, up state and addresses, each recorded before its move.
+    /// husk's own field, not part of the spec's state; nothing moves them back at `delete`
+    /// (runtime-spec: the runtime MUST NOT), it tells an operator what the container took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices: Option<crate::netdev::MovedDevices>,
 }
 
 /// Errors of the state directory.
@@ -464,6 +470,7 @@ mod tests {
             hooks: HooksProgress::default(),
             annotations: Default::default(),
             owner: String::new(),
+            net_devices: None,
         };
         d.write_state(&st).unwrap();
         let back = d.read_state().unwrap();
