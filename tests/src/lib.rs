@@ -15,8 +15,10 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod diff;
 pub mod front;
 pub mod host;
+pub mod probe;
 pub mod rootfs;
 pub mod runtime;
 
