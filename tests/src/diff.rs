@@ -141,9 +141,42 @@ pub fn differences(husk: &Value, runc: &Value) -> Vec<Difference> {
         .collect()
 }
 
+/// The hosts a [`Known`] difference shows on, by cgroup layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosts {
+    /// Every host.
+    Any,
+    /// Hosts with v1 hierarchies (legacy or hybrid: a tmpfs at /sys/fs/cgroup).
+    CgroupV1,
+    /// Pure cgroup v2 hosts (cgroup2 at /sys/fs/cgroup).
+    CgroupV2,
+}
+
+impl Hosts {
+    /// Whether this host is one of them (from the test process's /proc/self/mountinfo).
+    pub fn here(self) -> bool {
+        let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let sep = f.iter().position(|x| *x == "-");
+                f.get(4) == Some(&"/sys/fs/cgroup")
+                    && sep.and_then(|s| f.get(s + 1)) == Some(&"cgroup2")
+            });
+        match self {
+            Hosts::Any => true,
+            Hosts::CgroupV1 => !v2,
+            Hosts::CgroupV2 => v2,
+        }
+    }
+}
+
 /// A known, justified difference between husk and runc 1.1.5.
 #[derive(Debug, Clone, Copy)]
 pub struct Known {
+    /// The hosts it shows on.
+    pub hosts: Hosts,
     /// The differential bundle it applies to (`*`: every bundle).
     pub bundle: &'static str,
     /// The flattened path; a trailing `*` matches any path with that prefix.
@@ -156,8 +189,11 @@ pub struct Known {
 }
 
 impl Known {
-    /// Whether this entry covers difference `path` of bundle `bundle`.
+    /// Whether this entry covers difference `path` of bundle `bundle` on this host.
     pub fn covers(&self, bundle: &str, path: &str) -> bool {
+        if !self.hosts.here() {
+            return false;
+        }
         let bundle_ok = self.bundle == "*" || self.bundle == bundle;
         let path_ok = match self.path.strip_suffix('*') {
             Some(prefix) => path.starts_with(prefix),
@@ -228,6 +264,7 @@ mod tests {
     #[test]
     fn known_entries_match_by_bundle_and_path_prefix() {
         let k = Known {
+            hosts: Hosts::Any,
             bundle: "default",
             path: "read.*",
             reason: "",
