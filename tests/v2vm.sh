@@ -28,6 +28,10 @@ cache=${HUSK_TEST_CACHE:-/var/cache/husk-test}
 }
 
 cargo build -p husk-runtime -p husk
+# The static in-container probe, built as tests/src/probe.rs builds it (the guest has no cargo).
+arch=$(uname -m)
+RUSTFLAGS="-C target-feature=+crt-static -C strip=debuginfo" \
+    cargo build -p husk-probe --target "$arch-unknown-linux-gnu" --target-dir target/husk-probe
 bins=$(cargo test -p husk-tests --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
 for l in sys.stdin:
@@ -42,9 +46,11 @@ chmod 755 "$dir"
 mkdir -p "$dir/bin" "$dir/cache"
 for b in $bins; do cp "$b" "$dir/bin/$(basename "$b" | sed 's/-[0-9a-f]*$//')"; done
 cp target/debug/husk-runtime target/debug/husk "$dir/"
+cp "target/husk-probe/$arch-unknown-linux-gnu/debug/husk-probe" "$dir/"
 cp -a "$cache/busybox-v1" "$cache/minbase" "$dir/cache/"
 cat > "$dir/run.sh" <<'EOF'
 export HUSK_RUNTIME=/work/husk-runtime HUSK_FRONT=/work/husk HUSK_TEST_CACHE=/work/cache
+export HUSK_PROBE=/work/husk-probe
 cd /work
 status=0
 for t in bin/*; do

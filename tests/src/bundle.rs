@@ -3,6 +3,7 @@
 //! editable as a `serde_json::Value`.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -114,6 +115,26 @@ impl Bundle {
             .prefix("husk-bundle-")
             .tempdir()
             .unwrap();
+        Bundle::in_dir(dir, rootfs.to_path_buf(), args)
+    }
+
+    /// A bundle whose rootfs is its own `<bundle>/rootfs`, filled by `fill` (a tree made for
+    /// this test, e.g. the probe's: see [`crate::probe::bundle`]), removed with the bundle. The
+    /// bundle dir is made 0755 so the root of a user namespace (a host uid without rights on a
+    /// 0700 temp dir) can reach its rootfs.
+    pub fn with_own_rootfs(fill: impl FnOnce(&Path), args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("husk-bundle-")
+            .tempdir()
+            .unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let rootfs = dir.path().join("rootfs");
+        fs::create_dir(&rootfs).unwrap();
+        fill(&rootfs);
+        Bundle::in_dir(dir, rootfs, args)
+    }
+
+    fn in_dir(dir: TempDir, rootfs: PathBuf, args: &[&str]) -> Bundle {
         let id = unique_id();
         let mut config = runc_default_spec();
         config["root"]["path"] = json!(rootfs);
@@ -127,7 +148,7 @@ impl Bundle {
             .push(json!(format!("HUSK_TEST_MARKER={id}")));
         Bundle {
             dir,
-            rootfs: rootfs.to_path_buf(),
+            rootfs,
             id,
             config,
         }

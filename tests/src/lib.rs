@@ -15,9 +15,11 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod diff;
 pub mod front;
 pub mod host;
 pub mod mountinfo;
+pub mod probe;
 pub mod rootfs;
 pub mod runtime;
 

@@ -46,12 +46,12 @@ pub const MOUNTPOINTS: &[&str] = &[
 pub const TEST_UID: u32 = 1000;
 
 /// `/etc/passwd` of the busybox rootfs: the fields tests assert on (HOME from here).
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
 husk-test:x:1000:1000:husk test user:/home/husk:/bin/sh\n\
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 
 /// `/etc/group` of the busybox rootfs: `extra` (2000) lists husk-test as a member.
-const GROUP: &str = "root:x:0:\n\
+pub const GROUP: &str = "root:x:0:\n\
 tty:x:5:\n\
 husk-test:x:1000:\n\
 extra:x:2000:husk-test\n\

@@ -252,6 +252,7 @@ pub fn wait_child(child: &mut Child, timeout: Duration, what: &str) -> ExitStatu
 /// One test's runtime: the binary, a `--root` temp dir, the containers made through it.
 #[derive(Debug)]
 pub struct Runtime {
+    bin: PathBuf,
     root: TempDir,
     /// Scratch space of the test (container stdio files, hook outputs).
     scratch: TempDir,
@@ -268,8 +269,15 @@ impl Default for Runtime {
 impl Runtime {
     /// A runtime with a fresh `--root`; sets up the subreaper and the test cgroup parent.
     pub fn new() -> Runtime {
+        Runtime::with_binary(binary())
+    }
+
+    /// Like [`Runtime::new`] but driving `bin` whatever `$HUSK_RUNTIME` says: the differential
+    /// test runs one bundle under husk-runtime and under runc.
+    pub fn with_binary(bin: &Path) -> Runtime {
         init_process();
         Runtime {
+            bin: bin.to_path_buf(),
             root: tempfile::Builder::new()
                 .prefix("husk-root-")
                 .tempdir()
@@ -297,7 +305,7 @@ impl Runtime {
     /// its environment so every process it forks can be found (see
     /// [`crate::host::processes_mentioning`]).
     pub fn command(&self, args: &[&str], marker: &str) -> Command {
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(&self.bin);
         cmd.arg("--root").arg(self.root.path()).args(args);
         cmd.env("HUSK_TEST_MARKER", marker);
         cmd

@@ -394,21 +394,37 @@ pub fn openat<F: AsFd, P: AsRef<std::path::Path>>(
 
 /// Reset every signal's disposition to SIG_DFL and unblock all signals (`man 7 signal`). The
 /// container's init calls it just before execve(2): ignored signals survive exec, and Rust's
-/// runtime ignores SIGPIPE, which the container's program must not inherit.
+/// runtime ignores SIGPIPE, which the container's program must not inherit. Every signal from 1
+/// to SIGRTMAX is reset, real-time ones included, and also 32 and 33: glibc reserves them for
+/// itself and its sigaction(3) refuses them, but a caller started through glibc's
+/// posix_spawn(3) has them ignored (it sets its internal signals to SIG_IGN in the child), so
+/// the raw rt_sigaction(2) call is used.
 pub fn reset_signals() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in Signal::iterator() {
-        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, no restorer, an empty mask,
+    // whatever the architecture's field order. 32 bytes cover x86_64's and aarch64's.
+    let dfl = [0u64; 4];
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL runs no code of ours in signal context; failure (EINVAL)
-        // for a signal that cannot be caught is harmless and ignored.
-        let _ = unsafe { sigaction(sig, &dfl) };
+        // SAFETY: `dfl` is a live, readable buffer at least as large as the kernel's struct
+        // sigaction and all-zero (SIG_DFL runs no code of ours in signal context); the old
+        // action pointer is NULL, so the kernel writes nothing; 8 is the kernel's
+        // sizeof(sigset_t) (_NSIG / 8). Failure (EINVAL) cannot leave anything half-set and is
+        // ignored.
+        let _ = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<libc::c_void>(),
+                8usize,
+            )
+        };
     }
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::empty()),
+        Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
 }

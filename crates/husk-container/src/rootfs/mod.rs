@@ -48,6 +48,8 @@ pub struct Rootfs<'a> {
     pub in_userns: bool,
     /// The container has its own network namespace (else sysfs must be read-only).
     pub new_netns: bool,
+    /// The container has its own ipc namespace (its mqueue superblock is its own).
+    pub new_ipcns: bool,
     /// `--no-pivot`.
     pub no_pivot: bool,
 }

@@ -21,9 +21,8 @@ use crate::process::ChildError;
 pub struct DeferredReadOnly {
     /// The attached mount.
     pub mnt: OwnedFd,
-    /// Its superblock is private to this mount (tmpfs): make the superblock read-only too, as
-    /// mount(2) with MS_RDONLY would. Filesystems whose superblock may be shared with the host
-    /// (sysfs, mqueue, cgroup2) only get the mount attribute.
+    /// A tmpfs: make its superblock read-only too, as mount(2) with MS_RDONLY does (other
+    /// filesystems of the container's own get theirs at creation, see [`own_superblock`]).
     pub superblock: bool,
     /// `mounts[i]`, for the error message.
     pub field: String,
@@ -50,6 +49,19 @@ impl DeferredReadOnly {
                 .map_err(|e| fs_error(&self.field, "make the superblock read-only", &ctx, e))?;
         }
         Ok(())
+    }
+}
+
+/// Whether a new mount of `fstype` gets a superblock of the container's own, so that `ro` may
+/// make the superblock read-only too (as mount(2) with MS_RDONLY does): tmpfs, proc and devpts
+/// make one per mount, sysfs one per network namespace (the container's when it has a new one).
+/// mqueue's belongs to the ipc namespace from its creation, cgroup2's to the host: those get the
+/// read-only mount attribute only.
+fn own_superblock(r: &Rootfs<'_>, fstype: &str) -> bool {
+    match fstype {
+        "tmpfs" | "proc" | "devpts" => true,
+        "sysfs" => r.new_netns,
+        _ => false,
     }
 }
 
@@ -320,7 +332,6 @@ pub fn mount_one(
                 None => set(&format!("option \"{k}\""), ctx.set_flag(k))?,
             }
         }
-        set(&format!("create the {fstype} filesystem"), ctx.create())?;
         let mut attrs = o.attrs.set | o.rec_attrs.set;
         if let Some(t) = o.attrs.atime.or(o.rec_attrs.atime) {
             attrs |= t.attr();
@@ -330,17 +341,26 @@ pub fn mount_one(
             attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
         }
         let ro = attrs.contains(MountAttrFlags::MOUNT_ATTR_RDONLY);
-        attrs.remove(MountAttrFlags::MOUNT_ATTR_RDONLY);
+        // Only a tmpfs can have mountpoints and device nodes made inside it later (a read-only
+        // /dev): its read-only attribute waits until they exist. Others are read-only at once.
+        let defer = ro && fstype == "tmpfs";
+        if ro && !defer && own_superblock(r, fstype) {
+            set("option \"ro\"", ctx.set_flag("ro"))?;
+        }
+        set(&format!("create the {fstype} filesystem"), ctx.create())?;
+        if defer {
+            attrs.remove(MountAttrFlags::MOUNT_ATTR_RDONLY);
+        }
         let mnt = ctx
             .mount(attrs)
             .map_err(|e| fs_error(&field, "fsmount", &ctx, e))?;
-        if ro {
+        if defer {
             let dup = mnt
                 .try_clone()
                 .map_err(|e| step_err(i, m, "dup the mount fd", e))?;
             deferred.push(DeferredReadOnly {
                 mnt: dup,
-                superblock: fstype == "tmpfs",
+                superblock: true,
                 field: describe(i, m),
             });
         }

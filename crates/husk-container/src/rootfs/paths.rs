@@ -20,9 +20,10 @@ fn open(root: &OwnedFd, field: &str, p: &str) -> Result<Option<OwnedFd>, ChildEr
     }
 }
 
-/// Mask `p`: a directory gets an empty read-only tmpfs, anything else a bind of the host's
+/// Mask `p`: a directory gets an empty read-only tmpfs, anything else a bind of the container's
 /// /dev/null, used only after checking the cloned mount is the character device 1:3 (a
-/// /dev/null replaced by a file would otherwise expose that file's content).
+/// /dev/null replaced by a file would otherwise expose that file's content). Not the host's:
+/// its devtmpfs would show in the container's mountinfo with the host's memory size.
 ///
 /// # Errors
 /// The failing step, naming `linux.maskedPaths[i]` and the path.
@@ -44,8 +45,20 @@ pub fn mask(root: &OwnedFd, i: usize, p: &str) -> Result<(), ChildError> {
         ctx.mount(MountAttrFlags::MOUNT_ATTR_RDONLY)
             .map_err(|e| ChildError::setup("fsmount the masking tmpfs for", Some(&target), e))?
     } else {
-        let null = sysmount::clone_tree(None, Path::new("/dev/null"), false, true)
-            .map_err(|e| ChildError::setup("clone the host's /dev/null for", Some(&target), e))?;
+        // The container's own /dev/null (made by devices::create, or the one of a /dev bind),
+        // never followed through a symlink, and checked below on the clone itself.
+        let null = husk_sys::open_in_root(root, "dev/null", OFlag::O_PATH | OFlag::O_NOFOLLOW)
+            .and_then(|fd| {
+                sysmount::clone_tree(
+                    Some(std::os::fd::AsFd::as_fd(&fd)),
+                    Path::new(""),
+                    false,
+                    true,
+                )
+            })
+            .map_err(|e| {
+                ChildError::setup("clone the container's /dev/null for", Some(&target), e)
+            })?;
         let nst = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&null))
             .map_err(|e| ChildError::setup("stat /dev/null for", Some(&target), e))?;
         if nst.st_mode & libc::S_IFMT != libc::S_IFCHR
@@ -53,8 +66,8 @@ pub fn mask(root: &OwnedFd, i: usize, p: &str) -> Result<(), ChildError> {
         {
             return Err(ChildError::Config {
                 field,
-                detail: "the runtime's /dev/null is not the character device 1:3: refusing to \
-                         mask with it (fix the host's /dev/null)"
+                detail: "the container's /dev/null is not the character device 1:3: refusing to \
+                         mask with it (check the /dev mount or linux.devices)"
                     .into(),
             });
         }
