@@ -177,6 +177,14 @@ pub fn reap_orphans() {
     }
 }
 
+/// Runs the host program `prog` with `args` (mount, ip, mknod...), registered so that
+/// [`reap_orphans`] in a parallel test cannot steal its exit status; its outcome, captured.
+pub fn host_command(prog: &str, args: &[&str]) -> Outcome {
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    exec(cmd, true)
+}
+
 /// Runs `cmd` with [`COMMAND_TIMEOUT`], collecting stdout and stderr (pipes unless already
 /// set).
 pub fn exec(cmd: Command, capture: bool) -> Outcome {

@@ -109,6 +109,14 @@ const KNOWN: &[Known] = &[
     },
     Known {
         hosts: Hosts::Any,
+        bundle: "mounts",
+        path: "mounts.\"/mnt/a\".options",
+        reason: "a bind whose host source has nodev (the v2 guest's /tmp): husk's bind keeps \
+                 the source's flags and adds the asked ones; runc 1.1.5's remount drops nodev",
+        doc: "a bind of a source mounted `nodev`/`nosuid`/`noexec`",
+    },
+    Known {
+        hosts: Hosts::Any,
         bundle: "userns",
         path: "stat.\"/dev/mqueue\".gid",
         reason: "in a new user namespace husk's init mounts mqueue as the container's root group; \

@@ -9,9 +9,9 @@
 use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use husk_tests::mountinfo::{at, parse_mountinfo};
+use husk_tests::runtime::host_command;
 use husk_tests::{host, host_lacks, reference_lacks, rootfs, Bundle, Runtime};
 use serde_json::json;
 use tempfile::TempDir;
@@ -56,18 +56,14 @@ struct HostTmpfs(PathBuf);
 impl HostTmpfs {
     fn at(p: &Path) -> HostTmpfs {
         fs::create_dir_all(p).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "husk-test", p.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount tmpfs at {}", p.display());
+        host_command("mount", &["-t", "tmpfs", "husk-test", p.to_str().unwrap()]).ok();
         HostTmpfs(p.to_path_buf())
     }
 }
 
 impl Drop for HostTmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        host_command("umount", &["-l", self.0.to_str().unwrap()]);
     }
 }
 
@@ -333,11 +329,11 @@ fn a_device_that_clashes_with_a_file_of_the_image_is_refused() {
     );
     // The same device already in the image is fine, and gets the configured mode.
     fs::remove_file(root.join("dev/fuse")).unwrap();
-    let st = Command::new("mknod")
-        .args([root.join("dev/fuse").to_str().unwrap(), "c", "10", "229"])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    host_command(
+        "mknod",
+        &[root.join("dev/fuse").to_str().unwrap(), "c", "10", "229"],
+    )
+    .ok();
     b.set(
         "/linux/devices",
         json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384}]),

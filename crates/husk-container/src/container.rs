@@ -59,6 +59,9 @@ pub enum ContainerError {
     /// execCPUAffinity, apparmorProfile, selinuxLabel.
     #[error(transparent)]
     Kernel(#[from] crate::kernel::KernelError),
+    /// An idmapped mount.
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
     /// linux.netDevices.
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
@@ -375,10 +378,14 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     ]
     .into_iter()
     .any(|k| !hook_list(&config, k).is_empty());
+    // Idmapped binds are made here, by the runtime in the host's user namespace (see
+    // rootfs::idmap); the init inherits their fds across fork.
+    let idmapped = crate::rootfs::idmap::prepare(spec, &bundle, &plan)?;
     let ctx = ChildContext {
         spec,
         id: &opts.id,
         plan: &plan,
+        idmapped: &idmapped,
         rootfs: Rootfs {
             spec,
             rootfs: rootfs.clone(),

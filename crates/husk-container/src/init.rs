@@ -44,6 +44,8 @@ pub struct ChildContext<'a> {
     pub plan: &'a Plan,
     /// The rootfs setup.
     pub rootfs: Rootfs<'a>,
+    /// Per entry of `mounts`, the idmapped mount the runtime made for it (`rootfs::idmap`).
+    pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
     /// Resolved capabilities.
     pub caps: &'a ResolvedCapabilities,
     /// The compiled seccomp filter.
@@ -222,7 +224,7 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
         }
     }
-    rootfs::prepare(&ctx.rootfs, Vec::new())?;
+    rootfs::prepare(&ctx.rootfs, ctx.idmapped)?;
     // umask 0 was for the device nodes' exact modes; hooks and the cwd get the usual one.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut state_json = Vec::new();

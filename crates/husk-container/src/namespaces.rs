@@ -125,7 +125,7 @@ impl Plan {
     }
 }
 
-fn map_text(m: &[LinuxIdMapping]) -> String {
+pub(crate) fn map_text(m: &[LinuxIdMapping]) -> String {
     m.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()

@@ -38,7 +38,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use oci_spec::runtime::{Hook, LinuxIdMapping, Spec};
+use oci_spec::runtime::{Hook, LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -337,8 +337,8 @@ pub enum SpecError {
     /// More id mappings than the kernel accepts.
     #[error("{field} has {count} entries: the kernel accepts at most {max} (man 7 user_namespaces); merge adjacent ranges", max = MAX_ID_MAPPINGS)]
     IdMappingCount {
-        /// `linux.uidMappings` or `linux.gidMappings`.
-        field: &'static str,
+        /// `linux.uidMappings`, `linux.gidMappings` or a mount's (`mounts[3].uidMappings`).
+        field: String,
         /// How many entries were given.
         count: usize,
     },
@@ -402,6 +402,15 @@ pub enum SpecError {
     MountDestinationEmpty {
         /// The JSON path, e.g. `mounts[2].destination`.
         field: String,
+    },
+    /// An idmapped mount (`idmap`/`ridmap`, or a mount's `uidMappings`/`gidMappings`) that
+    /// cannot be made as configured (runtime-spec config.md "POSIX-platform Mounts").
+    #[error("mounts[{index}]: {problem}")]
+    MountIdmap {
+        /// The index in `mounts`.
+        index: usize,
+        /// What is wrong and what to do.
+        problem: String,
     },
     /// `linux.maskedPaths`/`readonlyPaths` are given without a mount namespace.
     #[error("{field} is set but linux.namespaces has no mount namespace (runc: \"unable to restrict sys entries without a private MNT namespace\"): add {{\"type\": \"mount\"}} to linux.namespaces")]
@@ -1067,10 +1076,10 @@ fn check_namespaces(spec: &Spec) -> Result<Namespaces, SpecError> {
     Ok(namespaces)
 }
 
-fn check_id_mappings(field: &'static str, maps: &[LinuxIdMapping]) -> Result<(), SpecError> {
+fn check_id_mappings(field: &str, maps: &[LinuxIdMapping]) -> Result<(), SpecError> {
     if maps.len() > MAX_ID_MAPPINGS {
         return Err(SpecError::IdMappingCount {
-            field,
+            field: field.to_string(),
             count: maps.len(),
         });
     }
@@ -1235,6 +1244,7 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
                 field: format!("mounts[{i}].destination"),
             });
         }
+        check_mount_idmap(spec, i, mount)?;
         if !destination.is_absolute() {
             warnings.push(format!(
                 "mounts[{i}].destination {destination:?} is relative: it is taken as relative to \
@@ -1242,6 +1252,51 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
             ));
         }
     }
+    Ok(())
+}
+
+/// The idmapped-mount rules of runtime-spec config.md: `uidMappings` and `gidMappings` come
+/// together; `idmap`/`ridmap` are for binds; with no mappings of its own the mount takes the
+/// container's user namespace's, and without a user namespace that is an error (MUST).
+fn check_mount_idmap(spec: &Spec, index: usize, mount: &Mount) -> Result<(), SpecError> {
+    let uid = mount.uid_mappings().as_deref().unwrap_or_default();
+    let gid = mount.gid_mappings().as_deref().unwrap_or_default();
+    let options = mount.options().as_deref().unwrap_or_default();
+    let has = |o: &str| options.iter().any(|x| x == o);
+    let idmap = has("idmap") || has("ridmap");
+    let problem = |problem: &str| SpecError::MountIdmap {
+        index,
+        problem: problem.to_string(),
+    };
+    if uid.is_empty() != gid.is_empty() {
+        return Err(problem(
+            "uidMappings and gidMappings must be given together (one is missing)",
+        ));
+    }
+    if !idmap && uid.is_empty() {
+        return Ok(());
+    }
+    if !(has("bind") || has("rbind")) {
+        return Err(problem(
+            "idmapped mounts (idmap, ridmap, uidMappings/gidMappings) are made of binds: add \"bind\" or \"rbind\" to options",
+        ));
+    }
+    if uid.is_empty() {
+        let userns = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+        if !userns {
+            return Err(problem(
+                "idmap/ridmap without uidMappings and gidMappings takes the container's user \
+                 namespace mappings, but the container has no user namespace: give the mount \
+                 uidMappings and gidMappings, or add a user namespace",
+            ));
+        }
+    }
+    check_id_mappings(&format!("mounts[{index}].uidMappings"), uid)?;
+    check_id_mappings(&format!("mounts[{index}].gidMappings"), gid)?;
     Ok(())
 }
 

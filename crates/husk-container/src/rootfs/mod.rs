@@ -10,11 +10,13 @@
 //! - [`options`]: a mount's options sorted for fsconfig/fsmount/mount_setattr.
 //! - [`resolve`]: paths inside the root, mountpoint creation.
 //! - [`mount`]: one `mounts` entry, `cgroup` mounts, the /proc rules.
+//! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist.
 //! - [`devices`]: `linux.devices`, the default devices, /dev symlinks.
 //! - [`paths`]: `linux.maskedPaths`, `linux.readonlyPaths`.
 //! - [`pivot`]: pivot_root or MS_MOVE + chroot.
 
 pub mod devices;
+pub mod idmap;
 pub mod mount;
 pub mod options;
 pub mod paths;
@@ -89,10 +91,11 @@ fn set_propagation(path: &Path, p: Propagation, recursive: bool) -> Result<(), C
 
 /// Before pivot_root: propagation, the rootfs bind, every mount, devices, then the read-only
 /// attribute of mounts that had to stay writable until then, masked and read-only paths.
+/// `idmapped` holds, per entry of `mounts`, the idmapped mount [`idmap::prepare`] made.
 ///
 /// # Errors
 /// A [`ChildError`] naming the mount entry, device, path or step.
-pub fn prepare(r: &Rootfs<'_>, mut idmapped: Vec<Option<OwnedFd>>) -> Result<(), ChildError> {
+pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), ChildError> {
     // Keep host mount events from reaching the container and vice versa: runc's default is
     // rslave; linux.rootfsPropagation may ask for another. Shared propagation cannot stay on
     // the mounts pivot_root works with, and an unbindable rootfs cannot be bound onto itself:
@@ -140,7 +143,7 @@ pub fn prepare(r: &Rootfs<'_>, mut idmapped: Vec<Option<OwnedFd>>) -> Result<(),
         if in_root(m.destination()) == Path::new("dev") && opts.bind.is_some() {
             dev_is_bind = true;
         }
-        let pre = idmapped.get_mut(i).and_then(Option::take);
+        let pre = idmapped.get(i).and_then(Option::as_ref);
         mount::mount_one(r, &root, i, m, &opts, pre, &mut deferred)?;
     }
     if !dev_is_bind {

@@ -151,7 +151,11 @@ fn check_proc(i: usize, typ: &str, o: &MountOptions, at: &Path) -> Result<(), Ch
 /// The per-mount attributes of `a` as a mount_setattr argument; in a user namespace, flags the
 /// kernel locked on the copied mount (already set on it: `current`) are never cleared, as runc
 /// keeps them (clearing one is EPERM).
-fn setattr_of(a: &Attrs, current: MountAttrFlags, in_userns: bool) -> MountAttr<'static> {
+pub(super) fn setattr_of(
+    a: &Attrs,
+    current: MountAttrFlags,
+    in_userns: bool,
+) -> MountAttr<'static> {
     let mut clear = a.clear;
     if in_userns {
         clear.remove(current);
@@ -205,7 +209,7 @@ pub fn mount_one(
     i: usize,
     m: &SpecMount,
     o: &MountOptions,
-    idmapped: Option<OwnedFd>,
+    idmapped: Option<&OwnedFd>,
     deferred: &mut Vec<DeferredReadOnly>,
 ) -> Result<(), ChildError> {
     let typ = m
@@ -276,8 +280,9 @@ pub fn mount_one(
         return remount(r, i, m, o, &target);
     }
     let field = format!("mounts[{i}]");
-    let mnt = if let Some(mnt) = idmapped {
-        // Made (and attributed) by the runtime in the host's user namespace: see idmap.rs.
+    let made;
+    let mnt: &OwnedFd = if let Some(mnt) = idmapped {
+        // Made (and given its options) by the runtime in the host's user namespace: idmap.rs.
         mnt
     } else if let Some(bind) = o.bind {
         let src = source_host.unwrap_or_default();
@@ -300,7 +305,8 @@ pub fn mount_one(
                 )
             })?;
         }
-        mnt
+        made = mnt;
+        &made
     } else {
         let fstype = m.typ().as_deref().unwrap_or("none");
         let ctx = FsContext::new(fstype).map_err(|e| ChildError::Config {
@@ -364,15 +370,16 @@ pub fn mount_one(
                 field: describe(i, m),
             });
         }
-        mnt
+        made = mnt;
+        &made
     };
-    sysmount::attach(&mnt, &target).map_err(|e| step_err(i, m, "attach (move_mount)", e))?;
+    sysmount::attach(mnt, &target).map_err(|e| step_err(i, m, "attach (move_mount)", e))?;
     for (p, recursive) in &o.propagation {
         let a = MountAttr {
             propagation: Some(*p),
             ..MountAttr::default()
         };
-        sysmount::mount_setattr(&mnt, *recursive, &a)
+        sysmount::mount_setattr(mnt, *recursive, &a)
             .map_err(|e| step_err(i, m, "set the propagation of", e))?;
     }
     Ok(())

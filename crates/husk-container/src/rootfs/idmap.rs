@@ -1,0 +1,184 @@
+//! Idmapped mounts (`idmap`, `ridmap`, a mount's `uidMappings`/`gidMappings`; runtime-spec
+//! config.md; `man 2 mount_setattr`, MOUNT_ATTR_IDMAP, Linux 5.12).
+//!
+//! They are made by the runtime itself, in the host's namespaces, before the container's
+//! processes exist: MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the user namespace that carries
+//! the mappings, which the container's init (inside its own user namespace) does not have. The
+//! source is cloned with open_tree(OPEN_TREE_CLONE), given the mappings of a user namespace made
+//! for them (a short-lived child that unshares CLONE_NEWUSER and whose maps the runtime writes),
+//! and its other options; the init inherits the detached mount's fd across fork and attaches it
+//! at the destination ([`super::mount::mount_one`]).
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use husk_sys::mount::{self as sysmount, MountAttr, MountAttrFlags};
+use oci_spec::runtime::Spec;
+
+use super::mount::setattr_of;
+use super::options::{self, Bind};
+use crate::namespaces::{map_text, Plan};
+
+/// Errors of making idmapped mounts.
+#[derive(Debug, thiserror::Error)]
+pub enum IdmapError {
+    /// One mount could not be made.
+    #[error("mounts[{index}] (idmapped bind of {source_path}): {step}: {source}{hint}")]
+    Mount {
+        /// The index in `mounts`.
+        index: usize,
+        /// The bind source on the host.
+        source_path: String,
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        source: std::io::Error,
+        /// What to do, when known.
+        hint: &'static str,
+    },
+    /// The user namespace carrying the mappings could not be made.
+    #[error("create the user namespace for idmapped mounts: {step}: {source}")]
+    Userns {
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// For each entry of `mounts`, the detached idmapped mount to attach in its place, or `None`
+/// for an entry that is not idmapped. Checked beforehand by the spec validation (binds only,
+/// mappings paired, a user namespace when the mount has no mappings of its own).
+///
+/// # Errors
+/// [`IdmapError`] naming the mount: the source missing, a filesystem without idmap support
+/// (EINVAL), a kernel before 5.12 (ENOSYS).
+pub fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    plan: &Plan,
+) -> Result<Vec<Option<OwnedFd>>, IdmapError> {
+    let mut out = Vec::new();
+    let mut userns: HashMap<(String, String), OwnedFd> = HashMap::new();
+    for (index, m) in spec.mounts().iter().flatten().enumerate() {
+        let o = options::parse(m.options().as_deref().unwrap_or(&[]));
+        let uid = m.uid_mappings().as_deref().unwrap_or_default();
+        let gid = m.gid_mappings().as_deref().unwrap_or_default();
+        if o.idmap.is_none() && uid.is_empty() {
+            out.push(None);
+            continue;
+        }
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| {
+                if s.is_absolute() {
+                    s.clone()
+                } else {
+                    bundle.join(s)
+                }
+            })
+            .unwrap_or_default();
+        let err = |step, hint, source| IdmapError::Mount {
+            index,
+            source_path: src.display().to_string(),
+            step,
+            source,
+            hint,
+        };
+        // The mount's own mappings, else the container's: those of its new user namespace,
+        // or the joined one itself.
+        let joined;
+        let ns: std::os::fd::BorrowedFd<'_> = if !uid.is_empty() {
+            let key = (map_text(uid), map_text(gid));
+            if !userns.contains_key(&key) {
+                let fd = userns_with(&key.0, &key.1)?;
+                userns.insert(key.clone(), fd);
+            }
+            userns[&key].as_fd()
+        } else if let Some(j) = &plan.join_user {
+            joined = j.fd.as_fd();
+            joined
+        } else {
+            let key = (plan.uid_map.clone(), plan.gid_map.clone());
+            if !userns.contains_key(&key) {
+                let fd = userns_with(&key.0, &key.1)?;
+                userns.insert(key.clone(), fd);
+            }
+            userns[&key].as_fd()
+        };
+        let tree = sysmount::clone_tree(None, &src, o.bind == Some(Bind::Recursive), false)
+            .map_err(|e| err("open_tree", "", e))?;
+        let idmap = MountAttr {
+            set: MountAttrFlags::MOUNT_ATTR_IDMAP,
+            userns: Some(ns),
+            ..MountAttr::default()
+        };
+        sysmount::mount_setattr(&tree, o.idmap == Some(true), &idmap).map_err(|e| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EINVAL) => {
+                    " (the source's filesystem does not support idmapped mounts, or the source \
+                     is already idmapped: use a bind without idmap)"
+                }
+                Some(libc::ENOSYS) => " (idmapped mounts need Linux 5.12 or later)",
+                _ => "",
+            };
+            err("mount_setattr(MOUNT_ATTR_IDMAP)", hint, e)
+        })?;
+        for (attrs, recursive) in [(&o.attrs, false), (&o.rec_attrs, true)] {
+            let a = setattr_of(attrs, MountAttrFlags::empty(), false);
+            if !(a.set.is_empty() && a.clear.is_empty()) {
+                sysmount::mount_setattr(&tree, recursive, &a)
+                    .map_err(|e| err("mount_setattr (options)", "", e))?;
+            }
+        }
+        out.push(Some(tree));
+    }
+    Ok(out)
+}
+
+/// A user namespace whose uid_map and gid_map are `uid_map` and `gid_map` ("inside outside
+/// count" lines): a child process unshares CLONE_NEWUSER, the runtime writes its maps and keeps
+/// an fd of the namespace, and the child is killed and reaped.
+fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
+    let e = |step| move |source: std::io::Error| IdmapError::Userns { step, source };
+    let (ready_r, ready_w) = nix::unistd::pipe().map_err(|x| e("pipe")(x.into()))?;
+    let pid = match husk_sys::fork().map_err(e("fork"))? {
+        husk_sys::Forked::Child => {
+            // Only system calls here (the caller may have threads). If the runtime dies, so
+            // does this child.
+            drop(ready_r);
+            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
+            let _ = nix::unistd::write(&ready_w, &[u8::from(ok)]);
+            loop {
+                nix::unistd::pause();
+            }
+        }
+        husk_sys::Forked::Parent(pid) => pid,
+    };
+    // Killed and reaped however this function returns.
+    struct Reap(nix::unistd::Pid);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(self.0, None);
+        }
+    }
+    let _reap = Reap(pid);
+    drop(ready_w);
+    let mut byte = [0u8];
+    let n = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&ready_r), &mut byte)
+        .map_err(|x| e("wait for the child")(x.into()))?;
+    if n != 1 || byte[0] != 1 {
+        return Err(IdmapError::Userns {
+            step: "unshare(CLONE_NEWUSER)",
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        });
+    }
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).map_err(e("write uid_map"))?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).map_err(e("write gid_map"))?;
+    let f = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(e("open ns/user"))?;
+    Ok(f.into())
+}
