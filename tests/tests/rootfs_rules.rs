@@ -459,3 +459,28 @@ fn devices_in_a_user_namespace_are_binds_of_the_hosts_nodes() {
         .failed()
         .stderr_mentions(&["linux.devices[0]", "/dev/fuse", "10:230"]);
 }
+
+#[test]
+fn tmpcopyup_starts_the_tmpfs_with_a_copy_of_the_directory() {
+    let rt = Runtime::new();
+    let (_t, root) = own_rootfs();
+    let srv = root.join("srv");
+    fs::create_dir_all(srv.join("sub")).unwrap();
+    fs::write(srv.join("sub/conf"), "image\n").unwrap();
+    fs::set_permissions(srv.join("sub/conf"), fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("/etc/passwd", srv.join("link")).unwrap();
+    let mut b = Bundle::with_rootfs(
+        &root,
+        &[
+            "sh",
+            "-c",
+            "cat /srv/sub/conf; stat -c %a /srv/sub/conf; readlink /srv/link; \
+             echo new > /srv/sub/conf; stat -f -c %T /srv",
+        ],
+    );
+    b.mount("/srv", "tmpfs", "tmpfs", &["tmpcopyup", "nosuid"]);
+    let out = rt.run_ok(&b);
+    assert_eq!(out, "image\n640\n/etc/passwd\ntmpfs\n");
+    // The container wrote to its tmpfs copy, not to the image.
+    assert_eq!(fs::read_to_string(srv.join("sub/conf")).unwrap(), "image\n");
+}

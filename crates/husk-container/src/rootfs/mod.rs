@@ -11,10 +11,12 @@
 //! - [`resolve`]: paths inside the root, mountpoint creation.
 //! - [`mount`]: one `mounts` entry, `cgroup` mounts, the /proc rules.
 //! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist.
+//! - [`copyup`]: the `tmpcopyup` option.
 //! - [`devices`]: `linux.devices`, the default devices, /dev symlinks.
 //! - [`paths`]: `linux.maskedPaths`, `linux.readonlyPaths`.
 //! - [`pivot`]: pivot_root or MS_MOVE + chroot.
 
+pub mod copyup;
 pub mod devices;
 pub mod idmap;
 pub mod mount;

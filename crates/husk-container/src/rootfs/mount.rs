@@ -279,6 +279,12 @@ pub fn mount_one(
     if o.remount {
         return remount(r, i, m, o, &target);
     }
+    if o.copy_up && (typ != "tmpfs" || o.bind.is_some()) {
+        return Err(ChildError::Config {
+            field: format!("mounts[{i}].options"),
+            detail: "tmpcopyup is only for tmpfs mounts".into(),
+        });
+    }
     let field = format!("mounts[{i}]");
     let made;
     let mnt: &OwnedFd = if let Some(mnt) = idmapped {
@@ -360,6 +366,16 @@ pub fn mount_one(
         let mnt = ctx
             .mount(attrs)
             .map_err(|e| fs_error(&field, "fsmount", &ctx, e))?;
+        if o.copy_up {
+            super::copyup::copy_dir(&target, &mnt).map_err(|e| {
+                step_err(
+                    i,
+                    m,
+                    "copy the covered directory into the tmpfs (tmpcopyup)",
+                    e,
+                )
+            })?;
+        }
         if defer {
             let dup = mnt
                 .try_clone()

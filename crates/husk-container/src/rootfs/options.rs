@@ -108,6 +108,8 @@ pub struct MountOptions {
     pub remount: bool,
     /// `idmap` (false) or `ridmap` (true): an idmapped bind (runtime-spec v1.2).
     pub idmap: Option<bool>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
+    pub copy_up: bool,
     /// Filesystem data, as `fsconfig` parameters: `("mode", Some("755"))`, `("newinstance",
     /// None)`.
     pub data: Vec<(String, Option<String>)>,
@@ -234,6 +236,10 @@ pub fn parse(options: &[String]) -> MountOptions {
                 o.idmap = Some(true);
                 continue;
             }
+            "tmpcopyup" => {
+                o.copy_up = true;
+                continue;
+            }
             _ => {}
         }
         let prop = match opt {
@@ -310,6 +316,7 @@ pub fn known_options() -> Vec<&'static str> {
         "suid",
         "symfollow",
         "sync",
+        "tmpcopyup",
         "unbindable",
     ];
     v.extend([
