@@ -484,3 +484,25 @@ fn tmpcopyup_starts_the_tmpfs_with_a_copy_of_the_directory() {
     // The container wrote to its tmpfs copy, not to the image.
     assert_eq!(fs::read_to_string(srv.join("sub/conf")).unwrap(), "image\n");
 }
+
+#[test]
+fn mount_label_without_selinux_is_ignored_with_a_warning() {
+    if host_lacks(
+        Path::new("/sys/fs/selinux/enforce").exists(),
+        "a host without SELinux (this one has it: the label would be applied)",
+    ) {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["echo", "ran"]);
+    b.set(
+        "/linux/mountLabel",
+        json!("system_u:object_r:container_file_t:s0:c1,c2"),
+    );
+    let o = rt.run(&b).ok();
+    assert_eq!(o.stdout, "ran\n");
+    if reference_lacks("husk's warning text") {
+        return;
+    }
+    o.stderr_mentions(&["linux.mountLabel", "ignored", "SELinux"]);
+}

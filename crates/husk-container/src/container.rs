@@ -395,6 +395,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             new_ipcns: plan.is_new(LinuxNamespaceType::Ipc),
             no_pivot: opts.no_pivot,
+            mount_label: kernel.mount_label.clone(),
         },
         caps: &caps,
         seccomp: seccomp.as_ref(),

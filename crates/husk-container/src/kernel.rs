@@ -144,6 +144,9 @@ pub struct Settings {
     pub process: ProcessSettings,
     /// `process.apparmorProfile` / `process.selinuxLabel`.
     pub labels: Vec<crate::lsm::ExecLabel>,
+    /// `linux.mountLabel`, when SELinux is enabled (the `context=` of the container's new
+    /// tmpfs, mqueue and devpts mounts).
+    pub mount_label: Option<String>,
 }
 
 /// Parse a list of ids in the kernel's list format (`man 7 cpuset`, "FORMATS"): `0-3,7`.
@@ -258,6 +261,19 @@ pub fn plan(config: &Config, plan: &Plan) -> Result<(Settings, Vec<String>), Ker
              not the container's init (runtime-spec config.md), and husk-runtime has no exec yet"
                 .to_string(),
         );
+    }
+    if let Some(label) = linux
+        .and_then(|l| l.mount_label().as_ref())
+        .filter(|l| !l.is_empty())
+    {
+        if crate::lsm::selinux_enabled() {
+            settings.mount_label = Some(label.clone());
+        } else {
+            // runc's behaviour, which the runtime-tools program linux_mount_label expects.
+            warnings.push(
+                "linux.mountLabel is ignored: SELinux is not enabled on this host".to_string(),
+            );
+        }
     }
     if linux.and_then(|l| l.intel_rdt().as_ref()).is_some() {
         let resctrl = nix::sys::statfs::statfs(RESCTRL).is_ok_and(|s| {

@@ -65,7 +65,7 @@ fn apparmor_enabled() -> bool {
 }
 
 /// Whether SELinux is enabled (selinuxfs is mounted).
-fn selinux_enabled() -> bool {
+pub(crate) fn selinux_enabled() -> bool {
     Path::new(SELINUX_ENFORCE).exists()
 }
 

@@ -56,6 +56,8 @@ pub struct Rootfs<'a> {
     pub new_ipcns: bool,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `linux.mountLabel` when SELinux is enabled (else `None`, with a warning at create).
+    pub mount_label: Option<String>,
 }
 
 /// `linux.rootfsPropagation` (None when unset), as a propagation type and whether it is

@@ -338,6 +338,17 @@ pub fn mount_one(
                 set("option \"mode\"", ctx.set_string("mode", &mode))?;
             }
         }
+        if let Some(label) = r
+            .mount_label
+            .as_ref()
+            .filter(|_| matches!(fstype, "tmpfs" | "mqueue" | "devpts"))
+        {
+            // The SELinux context of every file of the new filesystem (runc's mountLabel).
+            set(
+                "linux.mountLabel (context=)",
+                ctx.set_string("context", &format!("\"{label}\"")),
+            )?;
+        }
         for (k, v) in &o.data {
             match v {
                 Some(v) => set(&format!("option \"{k}={v}\""), ctx.set_string(k, v))?,
