@@ -336,3 +336,18 @@ fn a_name_taken_in_the_container_is_refused() {
         ],
     );
 }
+
+#[test]
+fn a_sysctl_of_a_moved_interface_is_set_inside() {
+    if reference_lacks("linux.netDevices (runtime-spec 1.3)") {
+        return;
+    }
+    let host = host_with_veth(true);
+    let rt = Runtime::new();
+    let mut b = bundle(
+        "cat /proc/sys/net/ipv4/conf/c0/forwarding",
+        json!({"hk0": {"name": "c0"}}),
+    );
+    b.set("/linux/sysctl", json!({"net.ipv4.conf.c0.forwarding": "1"}));
+    assert_eq!(host.run(|| rt.run_ok(&b)), "1\n");
+}

@@ -441,6 +441,19 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             }
         }
     }
+    if !net_devices.is_empty() {
+        // The intermediate is in the container's network namespace: bring the interfaces in
+        // before it writes the sysctls (which may name them) and long before `start`.
+        match parent_ch.recv::<ToParent>()? {
+            (ToParent::NetNsReady, _) => {
+                move_net_devices(&mut guard, &mut st, &net_devices, inter.as_raw())?
+            }
+            (ToParent::Failed(e), _) => return Err(e.into()),
+            (other, _) => {
+                return Err(ChannelError::Protocol("intermediate", format!("{other:?}")).into())
+            }
+        }
+    }
     cgroup.add_process(inter.as_raw())?;
     if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
         // The intermediate failed already: its reason is queued on the channel.
@@ -454,9 +467,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     loop {
         let (msg, mut fds) = parent_ch.recv::<ToParent>()?;
         match msg {
-            ToParent::IdMapRequest => {
+            ToParent::IdMapRequest | ToParent::NetNsReady => {
                 return Err(
-                    ChannelError::Protocol("intermediate", "a second IdMapRequest".into()).into(),
+                    ChannelError::Protocol("intermediate", format!("{msg:?} out of turn")).into(),
                 )
             }
             ToParent::InitPid(pid) => {
@@ -477,11 +490,6 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                     )?;
                 }
                 guard.dir.as_ref().expect("held").write_state(&st)?;
-                // The init is in the container's network namespace now, and the user program
-                // runs only after `start`: the moment to bring the interfaces in.
-                if !net_devices.is_empty() {
-                    move_net_devices(&mut guard, &mut st, &net_devices, pid)?;
-                }
                 parent_ch.set_peer("init");
             }
             ToParent::CreateRuntimeHooks => {

@@ -116,6 +116,17 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             // known-differences list: runc leaves it down).
             husk_sys::set_link_up("lo").map_err(|e| ChildError::setup("bring up lo", None, e))?;
         }
+        let net_devices = ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.net_devices().as_ref())
+            .is_some_and(|d| !d.is_empty());
+        if net_devices {
+            // The parent moves them into this network namespace before it sends Proceed.
+            ch.send(&ToParent::NetNsReady, &[])
+                .map_err(|e| ChildError::Module(e.to_string()))?;
+        }
         match ch.recv::<ToChild>() {
             Ok((ToChild::Proceed, _)) => {}
             _ => std::process::exit(1),
@@ -124,8 +135,8 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         // In the container's cgroup now: the kernel bounds the affinity by its cpuset.
         crate::kernel::reset_cpu_affinity();
         // In every namespace of the container, before its root filesystem exists (see the
-        // sysctl module), and after the parent's Proceed, by which time it has moved anything
-        // it moves into the network namespace.
+        // sysctl module), and after the parent's Proceed, by which time it has moved the
+        // linux.netDevices in (so net.ipv4.conf.<moved device>.* can be set).
         crate::sysctl::write(&ctx.kernel.sysctls)?;
         Ok(())
     })();

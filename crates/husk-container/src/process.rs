@@ -27,6 +27,10 @@ pub enum ToParent {
     /// The intermediate made its user namespace: write its uid/gid maps, then answer
     /// [`ToChild::IdMapsWritten`].
     IdMapRequest,
+    /// The intermediate is in the container's network namespace (new or joined) and the
+    /// config has `linux.netDevices`: move them in now, before sysctls naming them are written,
+    /// then answer [`ToChild::Proceed`].
+    NetNsReady,
     /// The intermediate forked the init; its pid in the parent's pid namespace.
     InitPid(i32),
     /// The init has prepared the rootfs mounts: run createRuntime (and prestart) hooks, then
