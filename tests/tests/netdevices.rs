@@ -69,15 +69,25 @@ impl NetNs {
     }
 }
 
-/// Whether the kernel has IPv6 (the cgroup v2 guest's may not): the IPv6 address of the
-/// tests is added and checked only then, said once on stderr otherwise.
+/// Whether an IPv6 address can be given to a veth in a new network namespace (the cgroup v2
+/// guest's kernel refuses): probed once in a throwaway namespace; the IPv6 address of the tests
+/// is added and checked only then, and its absence said once on stderr.
 fn ipv6() -> bool {
-    let has = std::path::Path::new("/proc/net/if_inet6").exists();
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
-        husk_tests::host_lacks(!has, "IPv6 (the IPv6 address of the netDevices tests)");
-    });
-    has
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        let probe = NetNs::new();
+        probe.ip(&[
+            "link", "add", "v6p0", "type", "veth", "peer", "name", "v6p1",
+        ]);
+        let has = probe
+            .try_ip(&["-6", "addr", "add", "fd98::1/64", "dev", "v6p0", "nodad"])
+            .0;
+        husk_tests::host_lacks(
+            !has,
+            "IPv6 addresses (the IPv6 part of the netDevices tests)",
+        );
+        has
+    })
 }
 
 /// A "host" namespace with veth `hk0` (peer `hk0p`) holding 10.199.0.1/24 and fd99::1/64,
