@@ -11,10 +11,12 @@
 //! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`seccomp`], [`hooks`], [`tty`],
 //!   [`sysctl`], [`lsm`]: one kernel concern each; [`kernel`]: the process's kernel settings
 //!   (personality, I/O priority, scheduler, memory policy) and the checks of that spec part.
-//! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them.
+//! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them;
+//!   [`features`]: the runtime-spec features document (`husk-runtime features`).
 
 pub mod capabilities;
 pub mod container;
+pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod init;

@@ -59,13 +59,15 @@ impl ExecLabel {
     }
 }
 
-/// Whether AppArmor is enabled (`man 7 apparmor`; runc's `apparmor.IsEnabled`).
-fn apparmor_enabled() -> bool {
+/// Whether AppArmor is enabled on this host (`man 7 apparmor`; runc's `apparmor.IsEnabled`):
+/// whether `process.apparmorProfile` can be honoured. Also read by `husk-runtime features`.
+pub fn apparmor_enabled() -> bool {
     std::fs::read_to_string(APPARMOR_ENABLED).is_ok_and(|s| s.trim() == "Y")
 }
 
-/// Whether SELinux is enabled (selinuxfs is mounted).
-pub(crate) fn selinux_enabled() -> bool {
+/// Whether SELinux is enabled on this host (selinuxfs is mounted): whether
+/// `process.selinuxLabel` and `linux.mountLabel` can be honoured. Also read by `husk-runtime features`.
+pub fn selinux_enabled() -> bool {
     Path::new(SELINUX_ENFORCE).exists()
 }
 

@@ -56,6 +56,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// List the containers under --root.
     List(ListArgs),
+    /// Show the features document: what this runtime implements, as JSON (runtime-spec
+    /// features.md).
+    Features,
 }
 
 /// `spec`.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use husk_container::container::{self, CreateOptions};
+use husk_container::features;
 
 use crate::cli::{Cli, Command, ListFormat};
 
@@ -87,6 +88,15 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
         Command::List(a) => {
             let all = container::list(&root).map_err(s)?;
             list(&all, a.format, a.quiet)?;
+            Ok(0)
+        }
+        Command::Features => {
+            let doc = features::features();
+            let text = features::to_json(&doc).map_err(|e| e.to_string())?;
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("write to stdout: {e}"))?;
             Ok(0)
         }
     }

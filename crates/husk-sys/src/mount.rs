@@ -106,6 +106,37 @@ pub fn mount_setattr<F: AsFd>(fd: F, recursive: bool, attr: &MountAttr<'_>) -> i
     Ok(())
 }
 
+/// Whether this kernel has `mount_setattr(2)` (Linux 5.12), and with it `MOUNT_ATTR_IDMAP`,
+/// the attribute that makes an id-mapped mount (`man 2 mount_setattr`, "Creating an ID-mapped
+/// mount"). Whether a given filesystem can be id-mapped is only known when its mount is.
+///
+/// The call is made with flags no kernel accepts, which it refuses with EINVAL before looking
+/// at anything else (privileges included), so the probe changes nothing and works for any
+/// user; where the call does not exist the answer is ENOSYS. Any other answer (EPERM from a
+/// seccomp filter around the runtime) counts as absent: the runtime could not use it either.
+pub fn has_mount_setattr() -> bool {
+    let raw = RawMountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a NUL-terminated empty string and `raw` a live, correctly laid out
+    // struct mount_attr whose size is passed with it; the kernel only reads them during the
+    // call (and, given the invalid flags, reads neither); fd -1 refers to no file.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            -1,
+            c"".as_ptr(),
+            libc::c_uint::MAX,
+            &raw as *const RawMountAttr,
+            std::mem::size_of::<RawMountAttr>(),
+        )
+    };
+    ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
+}
+
 /// A filesystem context (`man 2 fsopen`): the superblock being configured, before `fsmount`
 /// turns it into a detached mount. Errors of `fsconfig` come with the kernel's own message,
 /// which [`FsContext::messages`] reads.
@@ -266,6 +297,12 @@ mod tests {
     fn raw_mount_attr_is_the_kernels_ver0_size() {
         // MOUNT_ATTR_SIZE_VER0 in <linux/mount.h>.
         assert_eq!(std::mem::size_of::<RawMountAttr>(), 32);
+    }
+
+    #[test]
+    fn this_kernel_has_mount_setattr() {
+        // The README requires Linux 5.12; every kernel this project is tested on has it.
+        assert!(has_mount_setattr());
     }
 
     #[test]
