@@ -493,6 +493,9 @@ fn mount_label_without_selinux_is_ignored_with_a_warning() {
     ) {
         return;
     }
+    if reference_lacks("runc 1.1.5 passes context= to the mounts and fails with EINVAL") {
+        return;
+    }
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["echo", "ran"]);
     b.set(
@@ -501,8 +504,68 @@ fn mount_label_without_selinux_is_ignored_with_a_warning() {
     );
     let o = rt.run(&b).ok();
     assert_eq!(o.stdout, "ran\n");
-    if reference_lacks("husk's warning text") {
+    o.stderr_mentions(&["linux.mountLabel", "ignored", "SELinux"]);
+}
+
+#[test]
+fn sysfs_is_read_only_with_the_hosts_network_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["cat", "/proc/self/mountinfo"]);
+    let namespaces: Vec<serde_json::Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "network")
+        .cloned()
+        .collect();
+    b.set("/linux/namespaces", json!(namespaces));
+    let i = mount_index(&b, "/sys");
+    b.set(
+        &format!("/mounts/{i}/options"),
+        json!(["nosuid", "noexec", "nodev"]),
+    );
+    let m = parse_mountinfo(&rt.run_ok(&b));
+    let sys = at(&m, "/sys");
+    if reference_lacks("runc 1.1.5 mounts sysfs as configured") {
         return;
     }
-    o.stderr_mentions(&["linux.mountLabel", "ignored", "SELinux"]);
+    assert!(sys.mount_options.contains(&"ro".into()), "{sys:?}");
+    // The superblock is the host's: it stays read-write for the host.
+    assert!(sys.super_options.contains(&"rw".into()), "{sys:?}");
+}
+
+#[test]
+fn dangling_and_relative_destinations_stay_inside_the_rootfs() {
+    let rt = Runtime::new();
+    let (_t, root) = own_rootfs();
+    symlink("/srv/data", root.join("data")).unwrap();
+    symlink("../../../../../../srv/more", root.join("more")).unwrap();
+    let mut b = Bundle::with_rootfs(
+        &root,
+        &["sh", "-c", "stat -f -c %T /srv/data /srv/more /rel"],
+    );
+    for dest in ["/data", "/more", "rel"] {
+        b.push(
+            "/mounts",
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}),
+        );
+    }
+    assert_eq!(rt.run_ok(&b), "tmpfs\ntmpfs\ntmpfs\n");
+    // Made in the rootfs, never on the host.
+    assert!(root.join("srv/data").is_dir() && root.join("srv/more").is_dir());
+    assert!(root.join("rel").is_dir());
+    assert!(!Path::new("/srv/more").exists());
+}
+
+#[test]
+fn a_planted_dev_ptmx_is_replaced_by_the_devpts_link() {
+    let rt = Runtime::new();
+    let (_t, root) = own_rootfs();
+    fs::write(root.join("dev/ptmx"), "planted").unwrap();
+    let mut b = Bundle::with_rootfs(&root, &["readlink", "/dev/ptmx"]);
+    without_dev_mount(&mut b);
+    b.set("/root/readonly", json!(false));
+    // runc's default /dev/pts, /dev/shm and /dev/mqueue mounts stay: their mountpoints are
+    // made in the image's /dev.
+    assert_eq!(rt.run_ok(&b), "pts/ptmx\n");
 }
