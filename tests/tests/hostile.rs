@@ -174,7 +174,6 @@ fn run_in_pty(rt: &Runtime, b: &Bundle) -> (String, Option<i32>) {
 // CVE-2024-21626: a working directory (or program) reached through an fd of the runtime.
 
 #[test]
-#[ignore = "BUG: process.cwd /proc/self/fd/N reaches a host dir the caller left open (init.rs create_dir_all + chdir; main.rs only sets CLOEXEC)"]
 fn cwd_through_an_fd_left_open_by_the_caller_never_reaches_the_host() {
     let rt = Runtime::new();
     let host_dir = host_dir_with_marker();
@@ -215,7 +214,6 @@ fn a_program_named_through_an_fd_left_open_by_the_caller_is_not_run() {
 }
 
 #[test]
-#[ignore = "BUG: process.cwd through a /proc magic link is followed (init.rs create_dir_all + chdir)"]
 fn a_cwd_through_a_proc_magic_link_is_refused_by_name() {
     let rt = Runtime::new();
     let mut b = own_bundle(&["pwd"]);

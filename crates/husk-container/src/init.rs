@@ -256,10 +256,8 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             .map_err(|e| ChildError::Module(e.to_string()))?;
     }
     rootfs::switch_root(&ctx.rootfs)?;
-    // As runc does, a missing cwd is created (as the container's root, before the root becomes
-    // read-only); if that fails, chdir reports it before the program runs.
     if let Some(p) = ctx.spec.process().as_ref() {
-        let _ = std::fs::create_dir_all(p.cwd());
+        check_cwd(p.cwd())?;
     }
     rootfs::finish(&ctx.rootfs)?;
     // Only in a new uts namespace: validation refuses a hostname without one, and this keeps
@@ -274,6 +272,31 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
             .map_err(|e| ChildError::setup("setdomainname", Some("domainname"), e))?;
     }
     Ok(state_json)
+}
+
+/// After the root switch: create `process.cwd` when it is missing (as runc does, as the
+/// container's root and before the root becomes read-only), resolved inside the container's root
+/// with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS). A cwd that goes through a /proc magic
+/// link (`/proc/self/fd/N`, `/proc/1/cwd`) is refused: the link could lead to a directory of the
+/// host that one of this process's fds still holds (CVE-2024-21626), and chdir(2) would follow
+/// it. Other failures (a component not searchable by root on NFS, say) are left to the chdir
+/// after the user switch, which reports them.
+fn check_cwd(cwd: &Path) -> Result<(), ChildError> {
+    let root = std::fs::File::open("/").map_err(|e| ChildError::setup("open /", None, e))?;
+    match rootfs::resolve::ensure(&root, cwd, rootfs::resolve::Kind::Dir) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::EXDEV)) => {
+            Err(ChildError::Config {
+                field: "process.cwd".into(),
+                detail: format!(
+                    "{} goes through a /proc magic link (such as /proc/self/fd/N or \
+                     /proc/PID/cwd) or too many symlinks ({e}): it could lead out of the \
+                     container; give a plain directory of the container",
+                    cwd.display()
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The resolved program, its argv and envp.

@@ -15,9 +15,12 @@ use crate::cli::{Cli, Command, ListFormat};
 
 fn main() -> ExitCode {
     // Nothing the caller left open reaches a hook or the container's program (STYLE: clean
-    // inherited fds first thing). Failure (a pre-5.11 kernel) is not fatal here: the init
-    // does it again before execve, where it is.
-    let _ = husk_sys::cloexec_from(3);
+    // inherited fds first thing). Closed, not just close-on-exec: the container's init keeps
+    // close-on-exec fds until execve, and a process.cwd of /proc/self/fd/N would reach a
+    // directory among them (CVE-2024-21626). close_range needs Linux 5.9 (husk needs 5.12);
+    // failure is not fatal here: the init marks everything close-on-exec again before execve,
+    // where it is, and checks process.cwd itself.
+    let _ = husk_sys::close_from(3);
     let cli = Cli::parse();
     if let Err(e) = log::init(&cli) {
         eprintln!("husk-runtime: {e}");

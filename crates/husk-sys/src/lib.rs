@@ -128,6 +128,30 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// `close_range(first, ~0, 0)` (`man 2 close_range`, Linux 5.9): close every fd from `first` up.
+/// The runtime calls it first thing: an fd its caller left open (a directory, say) would
+/// otherwise stay open in the container's init until execve(2), where a `process.cwd` or
+/// `process.args[0]` of `/proc/self/fd/N/...` reaches it (CVE-2024-21626).
+///
+/// # Errors
+/// The errno of close_range(2) (ENOSYS before Linux 5.9).
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: closing fds dereferences no memory of ours; it runs at the start of main, before
+    // any fd above `first` is owned by a Rust object that would close it again.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `ioctl(fd, TIOCSCTTY, 0)` (`man 2 ioctl_tty`): make the terminal `fd` the controlling terminal
 /// of the caller, which must be a session leader without one.
 ///
