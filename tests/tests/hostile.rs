@@ -655,7 +655,6 @@ fn mount_label_without_selinux_is_a_warning() {
 }
 
 #[test]
-#[ignore = "BUG: /proc/self/setgroups is read after pivot_root, from the image when no proc is mounted (init.rs finalize)"]
 fn setgroups_is_decided_before_the_image_can_fake_proc() {
     // Without a proc mount at /proc, /proc/self/setgroups after pivot_root is the image's file:
     // "deny" there must not make the init skip setgroups (and so additionalGids).

@@ -165,6 +165,15 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         Ok(a) => a,
         Err(e) => fail(&ch, e),
     };
+    // Whether setgroups(2) is allowed in the container's user namespace, read now through the
+    // runtime's /proc: after the root switch /proc is the container's, and without a proc
+    // mount the image's own /proc/self/setgroups saying "deny" would make the init skip
+    // setgroups and so drop process.user.additionalGids (a group that denies access stops
+    // denying it).
+    let setgroups_allowed = !ctx.plan.new_user
+        || std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() == "allow")
+            .unwrap_or(true);
     let state_json = match setup(ctx, &ch) {
         Ok(s) => s,
         Err(e) => fail(&ch, e),
@@ -200,7 +209,7 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             Err(_) => std::process::exit(1),
         }
     };
-    let r = finalize(ctx, &state_json, &exec, &mut exec_attrs);
+    let r = finalize(ctx, &state_json, &exec, &mut exec_attrs, setgroups_allowed);
     let e = match r {
         Err(e) => e,
         Ok(never) => match never {},
@@ -503,6 +512,7 @@ fn finalize(
     state_json: &[u8],
     exec: &Exec,
     exec_attrs: &mut [crate::lsm::ExecAttr],
+    setgroups_allowed: bool,
 ) -> Result<std::convert::Infallible, ChildError> {
     let m = |e: &dyn std::fmt::Display| ChildError::Module(e.to_string());
     if let Some(h) = ctx
@@ -548,10 +558,6 @@ fn finalize(
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    let setgroups_allowed = !ctx.plan.new_user
-        || std::fs::read_to_string("/proc/self/setgroups")
-            .map(|s| s.trim() == "allow")
-            .unwrap_or(true);
     if setgroups_allowed {
         nix::unistd::setgroups(&gids)
             .map_err(|e| ChildError::setup("setgroups", Some("process.user.additionalGids"), e))?;
