@@ -544,7 +544,6 @@ fn masking_with_a_dev_null_that_is_not_the_device_is_refused() {
 }
 
 #[test]
-#[ignore = "BUG: a terminal with a read-only /dev fails: /dev/console is created after /dev is made read-only (init.rs console)"]
 fn a_terminal_with_a_read_only_dev_gets_its_console() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sh", "-c", "stat -c '%F %t' /dev/console; tty"]);

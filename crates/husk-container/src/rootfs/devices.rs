@@ -1,6 +1,7 @@
 //! /dev: the devices of `linux.devices` and the runtime-spec's default devices, made with
 //! mknodat(2) inside the rootfs, or, in a user namespace where mknod is not allowed, as a bind of
-//! the host's node after checking it is the requested device; and the /dev symlinks.
+//! the host's node after checking it is the requested device; the /dev symlinks; and the
+//! mountpoint of /dev/console when the container has a terminal.
 //!
 //! Nothing here follows a symlink the image planted at a device path: the parent directory is
 //! resolved inside the root, and the last component is examined, removed and created with the
@@ -83,7 +84,8 @@ impl Node<'_> {
     }
 }
 
-/// Create every device and the /dev symlinks (fd, stdin, stdout, stderr, ptmx, core).
+/// Create every device, the /dev symlinks (fd, stdin, stdout, stderr, ptmx, core) and, with
+/// `process.terminal`, the mountpoint of /dev/console.
 ///
 /// # Errors
 /// A [`ChildError`] naming the device: a clash with a file of the image, a host node that is
@@ -163,7 +165,43 @@ pub fn create(r: &Rootfs<'_>, root: &OwnedFd) -> Result<(), ChildError> {
     if Path::new("/proc/kcore").exists() {
         symlink(&dev, "core", "/proc/kcore", false)?;
     }
+    let terminal = r
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal {
+        console_mountpoint(&dev)?;
+    }
     Ok(())
+}
+
+/// With `process.terminal`, the file the pty's bind covers at /dev/console (see the init's
+/// terminal setup), made now: once the rootfs is set up, /dev may no longer be writable (a
+/// read-only /dev tmpfs, the image's /dev under `root.readonly`), and runc makes it there too.
+/// A symlink the image planted at /dev/console is removed, never followed (CVE-2025-52565);
+/// any other file is left for the bind to cover.
+fn console_mountpoint(dev: &OwnedFd) -> Result<(), ChildError> {
+    let err = |step: &str, e: nix::Error| ChildError::setup(step, Some("/dev/console"), e);
+    let dfd = Some(dev.as_raw_fd());
+    match nix::sys::stat::fstatat(dfd, "console", AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            nix::unistd::unlinkat(dfd, "console", nix::unistd::UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| err("remove the image's symlink at", e))?;
+        }
+        Ok(_) => return Ok(()),
+        Err(nix::Error::ENOENT) => {}
+        Err(e) => return Err(err("stat", e)),
+    }
+    husk_sys::openat(
+        dev,
+        "console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map(drop)
+    .map_err(|e| ChildError::setup("create the mountpoint of", Some("/dev/console"), e))
 }
 
 fn symlink(dev: &OwnedFd, link: &str, target: &str, replace: bool) -> Result<(), ChildError> {
