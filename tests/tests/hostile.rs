@@ -231,7 +231,6 @@ fn a_cwd_through_a_proc_magic_link_is_refused_by_name() {
 // The root filesystem itself.
 
 #[test]
-#[ignore = "BUG: root.path resolving to / is accepted; mountpoints are made in the host's / (spec.rs Config::rootfs)"]
 fn a_rootfs_that_is_the_host_root_is_refused_before_anything_is_made() {
     let rt = Runtime::new();
     let tag = format!("husk-hostile-{}", std::process::id());

@@ -280,6 +280,12 @@ pub enum SpecError {
         /// The path it resolves to.
         resolved: PathBuf,
     },
+    /// `root.path` resolves to the host's own root directory.
+    #[error("root.path {root_path:?} resolves to /, the host's own root: the container would create its mountpoints, devices and working directory in the host's filesystem; give the container a root filesystem of its own (e.g. <bundle>/rootfs)")]
+    RootfsIsHostRoot {
+        /// `root.path` as written.
+        root_path: PathBuf,
+    },
     /// `process` is absent.
     #[error("process is missing: config.json must say what to run in process (at least process.args and process.cwd)")]
     ProcessMissing,
@@ -620,7 +626,8 @@ impl Config {
     ///
     /// # Errors
     /// [`SpecError::RootMissing`], [`SpecError::RootPathEmpty`], [`SpecError::Rootfs`] when
-    /// the path cannot be resolved (e.g. it does not exist), [`SpecError::RootfsNotDirectory`].
+    /// the path cannot be resolved (e.g. it does not exist), [`SpecError::RootfsNotDirectory`],
+    /// [`SpecError::RootfsIsHostRoot`] when it resolves to `/`.
     pub fn rootfs(&self, bundle: &Path) -> Result<PathBuf, SpecError> {
         let root_path = self.root_path()?;
         let resolved = bundle.join(root_path);
@@ -633,6 +640,13 @@ impl Config {
             return Err(SpecError::RootfsNotDirectory {
                 root_path: root_path.to_path_buf(),
                 resolved: canonical,
+            });
+        }
+        // Everything the init makes "in the rootfs" (missing mountpoints, device nodes, the
+        // cwd) would be made in the host's own tree, and pivot_root cannot leave it anyway.
+        if canonical == Path::new("/") {
+            return Err(SpecError::RootfsIsHostRoot {
+                root_path: root_path.to_path_buf(),
             });
         }
         Ok(canonical)
@@ -1804,6 +1818,21 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("not a directory"));
+    }
+
+    #[test]
+    fn rootfs_that_resolves_to_the_host_root_is_refused() {
+        let (dir, mut config) = bundle();
+        std::os::unix::fs::symlink("/", dir.path().join("hostroot")).unwrap();
+        for path in ["/", "hostroot", "../../../../../../.."] {
+            set(&mut config, "/root/path", json!(path));
+            let err = parse_and_validate(&dir, &config).unwrap_err();
+            assert!(
+                matches!(err, SpecError::RootfsIsHostRoot { .. }),
+                "{path}: {err:?}"
+            );
+            assert!(err.to_string().contains("root.path"), "{err}");
+        }
     }
 
     #[test]
