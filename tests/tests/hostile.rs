@@ -684,7 +684,6 @@ fn setgroups_is_decided_before_the_image_can_fake_proc() {
 // each test says what the right behaviour is.
 
 #[test]
-#[ignore = "BUG: tmpfs over a symlinked directory gets 1777, not the target's mode (mount.rs:257,336)"]
 fn tmpfs_over_a_symlinked_directory_keeps_the_target_s_mode() {
     // runc#3911 family. mount.rs takes the mode from `existing`, the destination opened with
     // O_NOFOLLOW: for a symlink it is the link, so no mode= is passed and a 0700 directory is
@@ -706,7 +705,6 @@ fn tmpfs_over_a_symlinked_directory_keeps_the_target_s_mode() {
 }
 
 #[test]
-#[ignore = "BUG: a destination refused below /proc is created in the image first (mount.rs:275)"]
 fn a_refused_destination_below_proc_is_not_created_first() {
     // mount_one calls ensure() (mkdir of every missing component) before check_proc(): the
     // refused /proc/evil/deep stays in the image. runc checks before creating.
@@ -728,7 +726,6 @@ fn a_refused_destination_below_proc_is_not_created_first() {
 }
 
 #[test]
-#[ignore = "BUG: a remount entry reconfigures the host's superblock of the rootfs (mount.rs:427)"]
 fn remount_never_reconfigures_a_superblock_of_the_host() {
     // A `remount` entry with filesystem options at / reaches fspick() on the rootfs bind, whose
     // superblock is the host filesystem holding the rootfs: `size=2m,sync` shrinks and syncs
@@ -810,7 +807,6 @@ fn mount_id_mappings_are_applied_without_a_user_namespace() {
 }
 
 #[test]
-#[ignore = "BUG: `ro=0` is taken as data and makes the superblock read-only (options.rs:268)"]
 fn a_flag_option_with_a_value_is_refused() {
     // `ro=0`, `rw=1` are not options of mount(8); parse() passes them to fsconfig as data,
     // where the VFS matches the key alone: `ro=0` makes the tmpfs superblock read-only (the
@@ -828,7 +824,6 @@ fn a_flag_option_with_a_value_is_refused() {
 }
 
 #[test]
-#[ignore = "BUG: a directory bound onto a file fails with a bare EINVAL (mount.rs:403)"]
 fn a_directory_bound_onto_a_file_says_so() {
     // move_mount(2) answers EINVAL; the message should say the source is a directory and the
     // destination a file (runc: "not a directory").

@@ -409,6 +409,17 @@ pub enum SpecError {
         /// The JSON path, e.g. `mounts[2].destination`.
         field: String,
     },
+    /// A mount option that names one of runtime-spec's flags but carries a value (`ro=0`): the
+    /// filesystem would match its name alone and do the opposite of what it says.
+    #[error("mounts[{index}].options: \"{option}\": {name} is a flag and takes no value; write \"{name}\" (or its opposite, e.g. rw for ro)")]
+    MountOptionValue {
+        /// The index in `mounts`.
+        index: usize,
+        /// The option as written.
+        option: String,
+        /// The flag's name.
+        name: String,
+    },
     /// An idmapped mount (`idmap`/`ridmap`, or a mount's `uidMappings`/`gidMappings`) that
     /// cannot be made as configured (runtime-spec config.md "POSIX-platform Mounts").
     #[error("mounts[{index}]: {problem}")]
@@ -1259,6 +1270,17 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
             });
         }
         check_mount_idmap(spec, i, mount)?;
+        for option in mount.options().iter().flatten() {
+            if let Some((name, _)) = option.split_once('=') {
+                if crate::rootfs::options::known_options().contains(&name) {
+                    return Err(SpecError::MountOptionValue {
+                        index: i,
+                        option: option.clone(),
+                        name: name.to_string(),
+                    });
+                }
+            }
+        }
         if !destination.is_absolute() {
             warnings.push(format!(
                 "mounts[{i}].destination {destination:?} is relative: it is taken as relative to \

@@ -5,6 +5,9 @@ use clap::Parser;
 use husk::{cli, run};
 
 fn main() {
+    // Nothing the caller left open may reach the container (CVE-2024-21626: a leaked
+    // directory fd as the container's cwd or program); husk passes no fds of its own.
+    let _ = husk_sys::close_from(3);
     // A bad command line is a failure of husk: 125, as Docker and Podman exit (clap's own
     // status is 2); --help and --version still exit 0.
     let cli = match cli::Cli::try_parse() {

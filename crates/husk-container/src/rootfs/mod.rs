@@ -140,7 +140,7 @@ pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), Child
     let root = sysmount::open_mount(Some(std::os::fd::AsFd::as_fd(&self_bind)), Path::new(""))
         .map_err(rootfs_err("open the rootfs"))?;
 
-    let mut deferred = Vec::new();
+    let mut made = mount::Made::default();
     let mut dev_is_bind = false;
     for (i, m) in r.spec.mounts().iter().flatten().enumerate() {
         let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
@@ -148,12 +148,12 @@ pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), Child
             dev_is_bind = true;
         }
         let pre = idmapped.get(i).and_then(Option::as_ref);
-        mount::mount_one(r, &root, i, m, &opts, pre, &mut deferred)?;
+        mount::mount_one(r, &root, i, m, &opts, pre, &mut made)?;
     }
     if !dev_is_bind {
         devices::create(r, &root)?;
     }
-    for d in &deferred {
+    for d in &made.deferred {
         d.apply()?;
     }
     let linux = r.spec.linux().as_ref();

@@ -65,6 +65,16 @@ fn own_superblock(r: &Rootfs<'_>, fstype: &str) -> bool {
     }
 }
 
+/// What the mounts made so far leave for later steps.
+#[derive(Debug, Default)]
+pub struct Made {
+    /// Read-only attributes to apply once everything below exists.
+    pub deferred: Vec<DeferredReadOnly>,
+    /// `st_dev` of the superblocks this config's mounts created (see [`own_superblock`]): the
+    /// only ones a `remount` entry may reconfigure.
+    pub superblocks: Vec<u64>,
+}
+
 /// An fsconfig failure with the kernel's own explanation.
 fn fs_error(field: &str, step: &str, ctx: &FsContext, e: std::io::Error) -> ChildError {
     let why = ctx.messages();
@@ -116,8 +126,14 @@ const PROC_ALLOWED: &[&str] = &[
 /// procfs at /proc, and anything but a procfs or runc's allow-list of files below it (the
 /// class of CVE-2019-16884 and CVE-2019-19921). `at` is where the destination really is, its
 /// symlinks resolved inside the root.
-fn check_proc(i: usize, typ: &str, o: &MountOptions, at: &Path) -> Result<(), ChildError> {
-    let field = format!("mounts[{i}].destination");
+fn check_proc(
+    i: usize,
+    dest: &Path,
+    typ: &str,
+    o: &MountOptions,
+    at: &Path,
+) -> Result<(), ChildError> {
+    let field = format!("mounts[{i}].destination {:?}", dest.display().to_string());
     if at == Path::new("/proc") {
         if typ != "proc" || o.bind.is_some() {
             return Err(ChildError::Config {
@@ -146,6 +162,30 @@ fn check_proc(i: usize, typ: &str, o: &MountOptions, at: &Path) -> Result<(), Ch
         }
     }
     Ok(())
+}
+
+/// Where `rel` is as the container will see it, resolving the deepest part of it that exists
+/// inside the root and appending the rest: the destination's place before anything is created.
+fn resolve_existing(rootfs: &Path, root: &OwnedFd, rel: &Path) -> PathBuf {
+    let mut base = rel.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(fd) = husk_sys::open_in_root(root, &base, OFlag::O_PATH) {
+            if let Some(mut at) = container_path(rootfs, &fd) {
+                for c in rest.iter().rev() {
+                    at.push(c);
+                }
+                return at;
+            }
+        }
+        match (base.file_name().map(|n| n.to_os_string()), base.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                base = parent.to_path_buf();
+            }
+            _ => return Path::new("/").join(rel),
+        }
+    }
 }
 
 /// The per-mount attributes of `a` as a mount_setattr argument; in a user namespace, flags the
@@ -210,7 +250,7 @@ pub fn mount_one(
     m: &SpecMount,
     o: &MountOptions,
     idmapped: Option<&OwnedFd>,
-    deferred: &mut Vec<DeferredReadOnly>,
+    made_so_far: &mut Made,
 ) -> Result<(), ChildError> {
     let typ = m
         .typ()
@@ -224,7 +264,7 @@ pub fn mount_one(
         });
     }
     if typ == "cgroup" && o.bind.is_none() {
-        return mount_cgroup(r, root, i, m, o, deferred);
+        return mount_cgroup(r, root, i, m, o, &mut made_so_far.deferred);
     }
     let rel = in_root(dest);
     let source_host = m.source().as_ref().map(|s| {
@@ -253,12 +293,17 @@ pub fn mount_one(
             }
         },
     };
-    // What is at the destination before husk touches it (its last component not followed).
-    let existing = husk_sys::open_in_root(root, &rel, OFlag::O_PATH | OFlag::O_NOFOLLOW)
-        .ok()
-        .and_then(|fd| nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).ok());
+    let stat_of = |flags: OFlag| {
+        husk_sys::open_in_root(root, &rel, OFlag::O_PATH | flags)
+            .ok()
+            .and_then(|fd| nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).ok())
+    };
+    // What is at the destination before husk touches it: the file itself (a symlink is not
+    // followed), and what it resolves to inside the root (whose mode a tmpfs keeps).
+    let existing_link = stat_of(OFlag::O_NOFOLLOW);
+    let existing = stat_of(OFlag::empty());
     if matches!(typ, "proc" | "sysfs") {
-        if let Some(st) = existing {
+        if let Some(st) = existing_link {
             if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
                 return Err(ChildError::Config {
                     field: format!("mounts[{i}].destination"),
@@ -271,13 +316,42 @@ pub fn mount_one(
             }
         }
     }
+    // Checked before anything is created (on the deepest part that exists, resolved), and
+    // again on the destination as created (a dangling symlink may have led elsewhere).
+    check_proc(i, dest, typ, o, &resolve_existing(&r.rootfs, root, &rel))?;
     let target =
         ensure(root, dest, kind).map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
     let at = container_path(&r.rootfs, &target).unwrap_or_else(|| Path::new("/").join(&rel));
-    check_proc(i, typ, o, &at)?;
+    check_proc(i, dest, typ, o, &at)?;
+    if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&target)) {
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if is_dir != (kind == Kind::Dir) && !o.remount {
+            let (what, there) = if kind == Kind::Dir {
+                (
+                    if o.bind.is_some() {
+                        "the source is a directory"
+                    } else {
+                        "a filesystem is mounted on a directory"
+                    },
+                    "a file",
+                )
+            } else {
+                ("the source is a file", "a directory")
+            };
+            return Err(ChildError::Config {
+                field: format!("mounts[{i}].destination"),
+                detail: format!(
+                    "{what}, but {} in the rootfs is {there} ({}): change the destination or \
+                     the source so both are directories or both are files",
+                    dest.display(),
+                    at.display()
+                ),
+            });
+        }
+    }
 
     if o.remount {
-        return remount(r, i, m, o, &target);
+        return remount(r, i, m, o, &target, &made_so_far.superblocks);
     }
     if o.copy_up && (typ != "tmpfs" || o.bind.is_some()) {
         return Err(ChildError::Config {
@@ -391,11 +465,16 @@ pub fn mount_one(
             let dup = mnt
                 .try_clone()
                 .map_err(|e| step_err(i, m, "dup the mount fd", e))?;
-            deferred.push(DeferredReadOnly {
+            made_so_far.deferred.push(DeferredReadOnly {
                 mnt: dup,
                 superblock: true,
                 field: describe(i, m),
             });
+        }
+        if own_superblock(r, fstype) {
+            if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&mnt)) {
+                made_so_far.superblocks.push(st.st_dev);
+            }
         }
         made = mnt;
         &made
@@ -420,11 +499,34 @@ fn remount(
     m: &SpecMount,
     o: &MountOptions,
     target: &OwnedFd,
+    own: &[u64],
 ) -> Result<(), ChildError> {
     let field = format!("mounts[{i}]");
     let mnt = sysmount::open_mount(Some(target.as_fd()), Path::new(""))
         .map_err(|e| step_err(i, m, "open the mount to remount", e))?;
     if o.bind.is_none() && (!o.data.is_empty() || !o.sb_flags.is_empty()) {
+        // Reconfiguring a superblock reaches every mount of it: only one this config made
+        // may be (never the host filesystem under the rootfs, a bind source's, or cgroup2).
+        let dev = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&mnt))
+            .map(|st| st.st_dev)
+            .map_err(|e| step_err(i, m, "stat the mount to remount", e))?;
+        if !own.contains(&dev) {
+            return Err(ChildError::Config {
+                field: format!("mounts[{i}].options"),
+                detail: format!(
+                    "remount with filesystem options ({}) changes a filesystem, and the one at \
+                     {} was not made by this config (it may be the host's): remount only \
+                     attributes (ro, nosuid...) there, or mount a new filesystem first",
+                    o.data
+                        .iter()
+                        .map(|(k, v)| v.as_ref().map_or(k.clone(), |v| format!("{k}={v}")))
+                        .chain(o.sb_flags.iter().map(|f| f.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    m.destination().display()
+                ),
+            });
+        }
         let ctx = FsContext::pick(&mnt).map_err(|e| step_err(i, m, "fspick", e))?;
         for f in &o.sb_flags {
             ctx.set_flag(f)
@@ -466,7 +568,7 @@ fn mount_cgroup(
         .map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
     let at = container_path(&r.rootfs, &target)
         .unwrap_or_else(|| Path::new("/").join(in_root(m.destination())));
-    check_proc(i, "cgroup", o, &at)?;
+    check_proc(i, m.destination(), "cgroup", o, &at)?;
     let ro = o.read_only();
     let mut bind_attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
@@ -537,14 +639,42 @@ mod tests {
     fn only_procfs_at_proc_and_only_the_allow_list_below() {
         let none = parse(&[]);
         let bind = parse(&["bind".to_string()]);
-        assert!(check_proc(0, "proc", &none, Path::new("/proc")).is_ok());
-        assert!(check_proc(0, "tmpfs", &none, Path::new("/proc")).is_err());
-        assert!(check_proc(0, "proc", &bind, Path::new("/proc")).is_err());
-        assert!(check_proc(0, "bind", &bind, Path::new("/proc/cpuinfo")).is_ok());
-        assert!(check_proc(0, "bind", &bind, Path::new("/proc/sys/kernel/ns_last_pid")).is_ok());
-        let e = check_proc(3, "bind", &bind, Path::new("/proc/self/attr")).unwrap_err();
+        assert!(check_proc(0, Path::new("/proc"), "proc", &none, Path::new("/proc")).is_ok());
+        assert!(check_proc(0, Path::new("/proc"), "tmpfs", &none, Path::new("/proc")).is_err());
+        assert!(check_proc(0, Path::new("/proc"), "proc", &bind, Path::new("/proc")).is_err());
+        assert!(check_proc(
+            0,
+            Path::new("/proc/cpuinfo"),
+            "bind",
+            &bind,
+            Path::new("/proc/cpuinfo")
+        )
+        .is_ok());
+        assert!(check_proc(
+            0,
+            Path::new("/proc/sys/kernel/ns_last_pid"),
+            "bind",
+            &bind,
+            Path::new("/proc/sys/kernel/ns_last_pid")
+        )
+        .is_ok());
+        let e = check_proc(
+            3,
+            Path::new("/proc/self/attr"),
+            "bind",
+            &bind,
+            Path::new("/proc/self/attr"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("mounts[3].destination"), "{e}");
-        assert!(check_proc(0, "tmpfs", &none, Path::new("/procfs")).is_ok());
+        assert!(check_proc(
+            0,
+            Path::new("/procfs"),
+            "tmpfs",
+            &none,
+            Path::new("/procfs")
+        )
+        .is_ok());
     }
 
     #[test]

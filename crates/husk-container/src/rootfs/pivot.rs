@@ -70,17 +70,62 @@ pub fn switch_root(r: &Rootfs<'_>) -> Result<(), ChildError> {
 /// For `--no-pivot`: detach every mount that is neither the rootfs, below it, nor one of its
 /// ancestors, deepest first, so the host's tree is gone from this mount namespace.
 fn detach_outside(rootfs: &Path) {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+    // Bytes, not a String: a mount point need not be UTF-8.
+    let Ok(info) = fs::read("/proc/self/mountinfo") else {
         return;
     };
     let mut points: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(p.replace("\\040", " ")))
+        .split(|b| *b == b'\n')
+        .filter_map(|l| l.split(|b| *b == b' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
         .filter(|p| !p.starts_with(rootfs) && !rootfs.starts_with(p))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for p in points {
         let _ = umount2(&p, MntFlags::MNT_DETACH);
+    }
+}
+
+/// A mount point as /proc/PID/mountinfo writes it, unescaped: the kernel writes space, tab,
+/// newline and backslash as `\040`, `\011`, `\012`, `\134` (`man 5 proc`, show_mountinfo's
+/// mangle). Bytes, as a path may not be UTF-8.
+fn unescape_mountinfo(b: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = i + 3 < b.len()
+            && b[i] == b'\\'
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && b[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c));
+        if octal {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    std::ffi::OsString::from_vec(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(
+            unescape_mountinfo(b"/a\\040b\\011c\\012d\\134e"),
+            std::ffi::OsString::from("/a b\tc\nd\\e")
+        );
+        assert_eq!(
+            unescape_mountinfo(b"/plain\\"),
+            std::ffi::OsString::from("/plain\\")
+        );
+        assert_eq!(
+            unescape_mountinfo(b"/x\\999"),
+            std::ffi::OsString::from("/x\\999")
+        );
     }
 }
