@@ -569,3 +569,25 @@ fn a_planted_dev_ptmx_is_replaced_by_the_devpts_link() {
     // made in the image's /dev.
     assert_eq!(rt.run_ok(&b), "pts/ptmx\n");
 }
+
+#[test]
+fn a_read_only_dev_in_a_user_namespace_still_gets_its_devices() {
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "ls -l /dev/null | cut -c1; echo x > /dev/null && echo null-ok; \
+         touch /dev/x 2>/dev/null || echo dev-ro",
+    ]);
+    b.namespace("user", None);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let i = mount_index(&b, "/dev");
+    b.push(&format!("/mounts/{i}/options"), json!("ro"));
+    let o = rt.run(&b);
+    if reference_lacks("devices below a read-only /dev tmpfs") {
+        return;
+    }
+    assert_eq!(o.ok().stdout, "c\nnull-ok\ndev-ro\n");
+}
