@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use husk_tests::runtime::exec;
-use husk_tests::{cgroups, host, host_lacks, reference_lacks, rootfs, Bundle, Outcome, Runtime};
+use husk_tests::{cgroups, host, reference_lacks, rootfs, Bundle, Outcome, Runtime};
 use serde_json::{json, Value};
 
 /// A bundle whose rootfs is its own writable busybox copy (`root.readonly` false), so that
@@ -625,33 +625,6 @@ fn sysctl_keys_that_climb_or_hide_a_separator_are_refused() {
     );
 }
 
-fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
-}
-
-#[test]
-fn mount_label_without_selinux_is_a_warning() {
-    if host_lacks(
-        selinux_enabled(),
-        "a host with SELinux off (this one has it on)",
-    ) {
-        return;
-    }
-    let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["echo", "ran"]);
-    b.set(
-        "/linux/mountLabel",
-        json!("system_u:object_r:container_file_t:s0:c1,c2"),
-    );
-    let o = rt.run(&b);
-    if reference_lacks("runc 1.1.5 passes context= to the kernel, which refuses it") {
-        return;
-    }
-    let o = o.ok();
-    assert_eq!(o.stdout, "ran\n");
-    o.stderr_mentions(&["warning", "linux.mountLabel", "ignored", "SELinux"]);
-}
-
 #[test]
 fn setgroups_is_decided_before_the_image_can_fake_proc() {
     // Without a proc mount at /proc, /proc/self/setgroups after pivot_root is the image's file:
@@ -756,54 +729,6 @@ fn remount_never_reconfigures_a_superblock_of_the_host() {
     );
     o.failed()
         .stderr_mentions(&[&format!("mounts[{n}]"), "remount"]);
-}
-
-#[test]
-fn an_idmap_option_is_never_a_silent_plain_bind() {
-    // With no user namespace and no mappings of its own, an idmapped mount has nothing to map
-    // with: an error naming the mount, never a plain bind.
-    if reference_lacks("idmapped mounts (runc 1.2+)") {
-        return;
-    }
-    let rt = Runtime::new();
-    let src = tempfile::tempdir().unwrap();
-    let mut b = Bundle::busybox(&["ls", "-ln", "/mnt"]);
-    let n = add_mount(
-        &mut b,
-        json!({"destination": "/mnt", "type": "bind", "source": src.path(),
-               "options": ["bind", "idmap"]}),
-    );
-    rt.run(&b)
-        .failed()
-        .stderr_mentions(&[&format!("mounts[{n}]"), "idmap"]);
-    assert_left_nothing(&rt, &b);
-}
-
-#[test]
-fn mount_id_mappings_are_applied_without_a_user_namespace() {
-    // A mount's own mappings (containerID = the id on disk, hostID = the id seen through the
-    // mount, as in a user namespace's uid_map): a file of 1234 on disk shows as 0, and a file
-    // the container (root, no user namespace) creates is 1234 on disk.
-    if reference_lacks("idmapped mounts (runc 1.2+)") {
-        return;
-    }
-    let rt = Runtime::new();
-    let src = tempfile::tempdir().unwrap();
-    fs::write(src.path().join("f"), "").unwrap();
-    for p in [src.path().to_path_buf(), src.path().join("f")] {
-        std::os::unix::fs::chown(p, Some(1234), Some(1234)).unwrap();
-    }
-    let mut b = Bundle::busybox(&["sh", "-c", "stat -c %u:%g /mnt/f; touch /mnt/new"]);
-    let map = json!([{"containerID": 1234, "hostID": 0, "size": 1}]);
-    add_mount(
-        &mut b,
-        json!({"destination": "/mnt", "type": "bind", "source": src.path(),
-               "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map}),
-    );
-    assert_eq!(rt.run_ok(&b), "0:0\n");
-    use std::os::unix::fs::MetadataExt;
-    let md = fs::metadata(src.path().join("new")).unwrap();
-    assert_eq!((md.uid(), md.gid()), (1234, 1234));
 }
 
 #[test]

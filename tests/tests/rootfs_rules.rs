@@ -282,10 +282,22 @@ fn access_time_symfollow_and_propagation_options_reach_the_mount() {
 #[test]
 fn remount_changes_the_mount_already_there() {
     let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["sh", "-c", "touch /mnt/x 2>/dev/null && echo rw || echo ro"]);
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "touch /mnt/x 2>/dev/null && echo rw || echo ro; cat /proc/self/mountinfo",
+    ]);
     b.mount("/mnt", "tmpfs", "tmpfs", &["size=1m"]);
     b.mount("/mnt", "tmpfs", "tmpfs", &["remount", "ro", "nosuid"]);
-    assert_eq!(rt.run_ok(&b), "ro\n");
+    let out = rt.run_ok(&b);
+    let (first, rest) = out.split_once('\n').unwrap();
+    assert_eq!(first, "ro");
+    let m = parse_mountinfo(rest);
+    let mnt = at(&m, "/mnt");
+    assert!(mnt.mount_options.contains(&"nosuid".into()), "{mnt:?}");
+    // Still the one tmpfs, with its size: remounted, not mounted again.
+    assert_eq!(m.iter().filter(|l| l.mount_point == "/mnt").count(), 1);
+    assert!(mnt.super_options.contains(&"size=1024k".into()), "{mnt:?}");
 }
 
 #[test]
@@ -590,4 +602,40 @@ fn a_read_only_dev_in_a_user_namespace_still_gets_its_devices() {
         return;
     }
     assert_eq!(o.ok().stdout, "c\nnull-ok\ndev-ro\n");
+}
+
+#[test]
+fn a_rootfs_on_a_shared_mount_leaves_nothing_on_the_host_whatever_the_propagation() {
+    // The host's / is private here: the shared subtree is made in a private mount namespace of
+    // the test's own (unshare -m), with the rootfs on a shared bind, and the runtime run there.
+    let rt = Runtime::new();
+    let (t, root) = own_rootfs();
+    let holder = t.path().to_str().unwrap().to_string();
+    for prop in [
+        "private",
+        "slave",
+        "rprivate",
+        "rslave",
+        "shared",
+        "unbindable",
+    ] {
+        let mut b = Bundle::with_rootfs(&root, &["echo", "ran"]);
+        b.set("/linux/rootfsPropagation", json!(prop));
+        b.write();
+        let script = format!(
+            "mount --make-rprivate / && mount --bind {holder} {holder} && \
+             mount --make-shared {holder} && {rt} --root {root} run --bundle {bundle} {id} && \
+             grep -c ' {holder}' /proc/self/mountinfo",
+            rt = husk_tests::runtime::binary().display(),
+            root = rt.root().display(),
+            bundle = b.path().display(),
+            id = b.id,
+        );
+        let o = host_command("unshare", &["-m", "sh", "-c", &script]);
+        if prop == "unbindable" && reference_lacks("rootfsPropagation unbindable") {
+            continue;
+        }
+        // Only the test's own bind of the holder: nothing the container mounted is left.
+        assert_eq!(o.stdout, "ran\n1\n", "rootfsPropagation {prop}: {o:#?}");
+    }
 }

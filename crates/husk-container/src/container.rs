@@ -393,7 +393,6 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             cgroup_mounts: cgroup.mounts(),
             in_userns: plan.in_userns(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
-            new_ipcns: plan.is_new(LinuxNamespaceType::Ipc),
             no_pivot: opts.no_pivot,
             mount_label: kernel.mount_label.clone(),
         },

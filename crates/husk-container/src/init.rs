@@ -441,7 +441,7 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
     // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind of
     // the slave itself (open_tree on its fd), onto a regular file husk made at /dev/console, so
     // neither a path under /dev/pts nor a symlink the image put at /dev/console is followed.
-    console(&slave).map_err(|e| ChildError::setup("bind the pty onto", Some("/dev/console"), e))?;
+    console(&slave)?;
     match &ctx.console {
         ConsoleTarget::None => {}
         ConsoleTarget::Parent => ch
@@ -453,57 +453,25 @@ fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
 }
 
 /// Bind the pty slave `slave` onto /dev/console (after the root switch: / is the container's).
-fn console(slave: &std::os::fd::OwnedFd) -> std::io::Result<()> {
-    use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
+fn console(slave: &std::os::fd::OwnedFd) -> Result<(), ChildError> {
+    let err = |step: &str, e: std::io::Error| ChildError::setup(step, Some("/dev/console"), e);
+    let root = std::fs::File::open("/").map_err(|e| err("open /", e))?;
     let dev = husk_sys::open_in_root(
-        std::fs::File::open("/")?,
+        root,
         "dev",
-        OFlag::O_PATH | OFlag::O_DIRECTORY,
-    )?;
-    let spot = match husk_sys::openat(
-        &dev,
-        "console",
-        OFlag::O_PATH | OFlag::O_NOFOLLOW,
-        Mode::empty(),
-    ) {
-        Ok(fd)
-            if nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))?.st_mode
-                & libc::S_IFMT
-                != libc::S_IFLNK =>
-        {
-            fd
-        }
-        other => {
-            if other.is_ok() {
-                // A symlink: removed, never followed.
-                nix::unistd::unlinkat(
-                    Some(std::os::fd::AsRawFd::as_raw_fd(&dev)),
-                    "console",
-                    nix::unistd::UnlinkatFlags::NoRemoveDir,
-                )?;
-            }
-            husk_sys::openat(
-                &dev,
-                "console",
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
-                Mode::from_bits_truncate(0o600),
-            )?;
-            husk_sys::openat(
-                &dev,
-                "console",
-                OFlag::O_PATH | OFlag::O_NOFOLLOW,
-                Mode::empty(),
-            )?
-        }
-    };
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+    )
+    .map_err(|e| err("open /dev for", e))?;
+    // Made with the devices already when /dev is the container's own; found (or made) here.
+    let spot = crate::rootfs::devices::console_mountpoint(&dev)?;
     let mnt = husk_sys::mount::clone_tree(
         Some(std::os::fd::AsFd::as_fd(slave)),
         std::path::Path::new(""),
         false,
         false,
-    )?;
-    husk_sys::mount::attach(&mnt, &spot)
+    )
+    .map_err(|e| err("clone the pty for", e))?;
+    husk_sys::mount::attach(&mnt, &spot).map_err(|e| err("bind the pty onto", e))
 }
 
 /// After `start`: startContainer hooks, then the user switch in runc's order, then execve.

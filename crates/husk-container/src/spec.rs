@@ -409,6 +409,14 @@ pub enum SpecError {
         /// The JSON path, e.g. `mounts[2].destination`.
         field: String,
     },
+    /// A mount destination that is the container's `/` itself (`/`, `/..`).
+    #[error("{field} {destination:?} is the container's / itself: a mount there would cover the rootfs (use root.path for the root filesystem, root.readonly or a `remount` entry to change it, or pick a directory below /)")]
+    MountDestinationRoot {
+        /// The JSON path, e.g. `mounts[2].destination`.
+        field: String,
+        /// The destination as written.
+        destination: PathBuf,
+    },
     /// A mount option that names one of runtime-spec's flags but carries a value (`ro=0`): the
     /// filesystem would match its name alone and do the opposite of what it says.
     #[error("mounts[{index}].options: \"{option}\": {name} is a flag and takes no value; write \"{name}\" (or its opposite, e.g. rw for ro)")]
@@ -1267,6 +1275,17 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
         if destination.as_os_str().is_empty() {
             return Err(SpecError::MountDestinationEmpty {
                 field: format!("mounts[{i}].destination"),
+            });
+        }
+        let remount = mount.options().iter().flatten().any(|o| o == "remount");
+        if !remount
+            && crate::rootfs::resolve::in_root(destination)
+                .as_os_str()
+                .is_empty()
+        {
+            return Err(SpecError::MountDestinationRoot {
+                field: format!("mounts[{i}].destination"),
+                destination: destination.to_path_buf(),
             });
         }
         check_mount_idmap(spec, i, mount)?;

@@ -87,15 +87,26 @@ fn copy_level(
                 copy_level(sub_from.as_fd(), sub_to.as_fd(), depth + 1)?;
             }
             libc::S_IFREG => {
-                let mut input = std::fs::File::from(
-                    husk_sys::openat(
-                        dir.as_fd(),
+                // Non-blocking and checked after the open: a file of a shared volume swapped for a
+                // fifo or a device between fstatat and open must neither hang nor be read.
+                let input = husk_sys::openat(
+                    dir.as_fd(),
+                    &name,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+                    Mode::empty(),
+                )
+                .map_err(|e| with_name(e, &name))?;
+                let now =
+                    nix::sys::stat::fstat(input.as_raw_fd()).map_err(|e| with_name(e, &name))?;
+                if now.st_mode & libc::S_IFMT != libc::S_IFREG
+                    || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+                {
+                    return Err(with_name(
+                        io::Error::other("changed while being copied"),
                         &name,
-                        OFlag::O_RDONLY | OFlag::O_NOFOLLOW,
-                        Mode::empty(),
-                    )
-                    .map_err(|e| with_name(e, &name))?,
-                );
+                    ));
+                }
+                let mut input = std::fs::File::from(input);
                 let mut output = std::fs::File::from(
                     husk_sys::openat(
                         to,
@@ -174,5 +185,20 @@ mod tests {
             fs::read_link(to.path().join("link")).unwrap(),
             outside.path().join("secret")
         );
+    }
+
+    #[test]
+    fn a_fifo_is_recreated_not_read() {
+        let from = tempfile::tempdir().unwrap();
+        let to = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&from.path().join("pipe"), Mode::from_bits_truncate(0o640)).unwrap();
+        let f: OwnedFd = fs::File::open(from.path()).unwrap().into();
+        let t: OwnedFd = fs::File::open(to.path()).unwrap().into();
+        // Would block for ever if the fifo were opened and read.
+        copy_dir(&f, &t).unwrap();
+        let md = fs::symlink_metadata(to.path().join("pipe")).unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(md.file_type().is_fifo());
+        assert_eq!(md.mode() & 0o7777, 0o640);
     }
 }

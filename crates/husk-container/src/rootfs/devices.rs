@@ -172,7 +172,7 @@ pub fn create(r: &Rootfs<'_>, root: &OwnedFd) -> Result<(), ChildError> {
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     if terminal {
-        console_mountpoint(&dev)?;
+        drop(console_mountpoint(&dev)?);
     }
     Ok(())
 }
@@ -182,26 +182,40 @@ pub fn create(r: &Rootfs<'_>, root: &OwnedFd) -> Result<(), ChildError> {
 /// read-only /dev tmpfs, the image's /dev under `root.readonly`), and runc makes it there too.
 /// A symlink the image planted at /dev/console is removed, never followed (CVE-2025-52565);
 /// any other file is left for the bind to cover.
-fn console_mountpoint(dev: &OwnedFd) -> Result<(), ChildError> {
+///
+/// Returns an O_PATH fd of the file (never of a symlink), for the bind.
+///
+/// # Errors
+/// The failing stat, unlink or create, naming /dev/console.
+pub fn console_mountpoint(dev: &OwnedFd) -> Result<OwnedFd, ChildError> {
     let err = |step: &str, e: nix::Error| ChildError::setup(step, Some("/dev/console"), e);
     let dfd = Some(dev.as_raw_fd());
-    match nix::sys::stat::fstatat(dfd, "console", AtFlags::AT_SYMLINK_NOFOLLOW) {
+    let create = match nix::sys::stat::fstatat(dfd, "console", AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
             nix::unistd::unlinkat(dfd, "console", nix::unistd::UnlinkatFlags::NoRemoveDir)
                 .map_err(|e| err("remove the image's symlink at", e))?;
+            true
         }
-        Ok(_) => return Ok(()),
-        Err(nix::Error::ENOENT) => {}
+        Ok(_) => false,
+        Err(nix::Error::ENOENT) => true,
         Err(e) => return Err(err("stat", e)),
+    };
+    if create {
+        husk_sys::openat(
+            dev,
+            "console",
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| ChildError::setup("create the mountpoint of", Some("/dev/console"), e))?;
     }
     husk_sys::openat(
         dev,
         "console",
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
-        Mode::from_bits_truncate(0o600),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Mode::empty(),
     )
-    .map(drop)
-    .map_err(|e| ChildError::setup("create the mountpoint of", Some("/dev/console"), e))
+    .map_err(|e| ChildError::setup("open the mountpoint of", Some("/dev/console"), e))
 }
 
 fn symlink(dev: &OwnedFd, link: &str, target: &str, replace: bool) -> Result<(), ChildError> {
@@ -243,11 +257,13 @@ fn make_node(r: &Rootfs<'_>, root: &OwnedFd, n: &Node<'_>) -> Result<(), ChildEr
     match nix::sys::stat::fstatat(dfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) if n.is(&st) && !n.replace && !r.in_userns => {
             // The image already has this very device: give it the configured owner and mode.
+            // Never following a symlink: a shared volume could swap the node for one between
+            // the fstatat above and this call.
             nix::sys::stat::fchmodat(
                 dfd,
                 name,
                 Mode::from_bits_truncate(n.mode & 0o7777),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
+                nix::sys::stat::FchmodatFlags::NoFollowSymlink,
             )
             .map_err(|e| err("chmod", e))?;
             return chown(dfd, name, n).map_err(|e| err("chown", e));

@@ -16,7 +16,6 @@ use std::path::Path;
 use husk_sys::mount::{self as sysmount, MountAttr, MountAttrFlags};
 use oci_spec::runtime::Spec;
 
-use super::mount::setattr_of;
 use super::options::{self, Bind};
 use crate::namespaces::{map_text, Plan};
 
@@ -69,17 +68,7 @@ pub fn prepare(
             out.push(None);
             continue;
         }
-        let src = m
-            .source()
-            .as_ref()
-            .map(|s| {
-                if s.is_absolute() {
-                    s.clone()
-                } else {
-                    bundle.join(s)
-                }
-            })
-            .unwrap_or_default();
+        let src = super::mount::source_on_host(m, bundle).unwrap_or_default();
         let err = |step, hint, source| IdmapError::Mount {
             index,
             source_path: src.display().to_string(),
@@ -126,13 +115,8 @@ pub fn prepare(
             };
             err("mount_setattr(MOUNT_ATTR_IDMAP)", hint, e)
         })?;
-        for (attrs, recursive) in [(&o.attrs, false), (&o.rec_attrs, true)] {
-            let a = setattr_of(attrs, MountAttrFlags::empty(), false);
-            if !(a.set.is_empty() && a.clear.is_empty()) {
-                sysmount::mount_setattr(&tree, recursive, &a)
-                    .map_err(|e| err("mount_setattr (options)", "", e))?;
-            }
-        }
+        super::mount::apply_attrs(&tree, &o, false)
+            .map_err(|e| err("mount_setattr (options)", "", e))?;
         out.push(Some(tree));
     }
     Ok(out)
@@ -144,14 +128,22 @@ pub fn prepare(
 fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
     let e = |step| move |source: std::io::Error| IdmapError::Userns { step, source };
     let (ready_r, ready_w) = nix::unistd::pipe().map_err(|x| e("pipe")(x.into()))?;
+    let parent = nix::unistd::getpid();
     let pid = match husk_sys::fork().map_err(e("fork"))? {
         husk_sys::Forked::Child => {
             // Only system calls here (the caller may have threads). If the runtime dies, so
-            // does this child.
+            // does this child; if it died before the prctl, the child sees a new parent.
             drop(ready_r);
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
-            let _ = nix::unistd::write(&ready_w, &[u8::from(ok)]);
+            if nix::unistd::getppid() != parent {
+                std::process::exit(1);
+            }
+            // 0, or the errno of unshare, for the parent's message.
+            let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(err) => err as i32,
+            };
+            let _ = nix::unistd::write(&ready_w, &errno.to_ne_bytes());
             loop {
                 nix::unistd::pause();
             }
@@ -168,13 +160,18 @@ fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
     }
     let _reap = Reap(pid);
     drop(ready_w);
-    let mut byte = [0u8];
-    let n = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&ready_r), &mut byte)
+    let mut word = [0u8; 4];
+    let n = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&ready_r), &mut word)
         .map_err(|x| e("wait for the child")(x.into()))?;
-    if n != 1 || byte[0] != 1 {
+    let errno = if n == 4 {
+        i32::from_ne_bytes(word)
+    } else {
+        libc::ECHILD
+    };
+    if errno != 0 {
         return Err(IdmapError::Userns {
-            step: "unshare(CLONE_NEWUSER)",
-            source: std::io::Error::from_raw_os_error(libc::EPERM),
+            step: "unshare(CLONE_NEWUSER) in the helper process",
+            source: std::io::Error::from_raw_os_error(errno),
         });
     }
     std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).map_err(e("write uid_map"))?;

@@ -52,8 +52,6 @@ pub struct Rootfs<'a> {
     pub in_userns: bool,
     /// The container has its own network namespace (else sysfs must be read-only).
     pub new_netns: bool,
-    /// The container has its own ipc namespace (its mqueue superblock is its own).
-    pub new_ipcns: bool,
     /// `--no-pivot`.
     pub no_pivot: bool,
     /// `linux.mountLabel` when SELinux is enabled (else `None`, with a warning at create).
@@ -100,18 +98,20 @@ fn set_propagation(path: &Path, p: Propagation, recursive: bool) -> Result<(), C
 /// # Errors
 /// A [`ChildError`] naming the mount entry, device, path or step.
 pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), ChildError> {
-    // Keep host mount events from reaching the container and vice versa: runc's default is
-    // rslave; linux.rootfsPropagation may ask for another. Shared propagation cannot stay on
-    // the mounts pivot_root works with, and an unbindable rootfs cannot be bound onto itself:
-    // / is made rslave now and those two are applied to the new / after the root switch
-    // ([`finish`]), as runc does for shared.
-    let (prop, rec) = match root_propagation(r.spec)? {
-        Some((Propagation::Shared | Propagation::Unbindable, _)) | None => {
-            (Propagation::Slave, true)
+    // Keep host mount events from reaching the container and vice versa: every mount of this
+    // namespace is made rslave first, whatever linux.rootfsPropagation says: a non-recursive
+    // value on / alone would leave the mount holding the rootfs shared with the host, and the
+    // rootfs bind below would propagate there (and pivot_root refuse it). Then the configured
+    // value: private or slave now; shared and unbindable on the new / after the root switch
+    // ([`finish`]), as shared propagation cannot stay on the mounts pivot_root works with and
+    // an unbindable rootfs cannot be bound onto itself.
+    set_propagation(Path::new("/"), Propagation::Slave, true)?;
+    if let Some((p @ (Propagation::Private | Propagation::Slave), rec)) = root_propagation(r.spec)?
+    {
+        if (p, rec) != (Propagation::Slave, true) {
+            set_propagation(Path::new("/"), p, rec)?;
         }
-        Some(p) => p,
-    };
-    set_propagation(Path::new("/"), prop, rec)?;
+    }
     // pivot_root needs the new root to be a mount point whose parent mount is not shared: a
     // private recursive bind of the rootfs onto itself gives both.
     let rootfs_err = |step: &'static str| {

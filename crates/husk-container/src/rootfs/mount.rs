@@ -212,6 +212,50 @@ pub(super) fn setattr_of(
     }
 }
 
+/// A mount's `source` on the host: relative sources are relative to the bundle.
+pub(super) fn source_on_host(m: &SpecMount, bundle: &Path) -> Option<PathBuf> {
+    m.source().as_ref().map(|s| {
+        if s.is_absolute() {
+            s.clone()
+        } else {
+            bundle.join(s)
+        }
+    })
+}
+
+/// Apply a mount entry's attribute options to the mount `mnt`: those of the mount itself,
+/// then the recursive `r*` ones (mount_setattr AT_RECURSIVE).
+///
+/// # Errors
+/// The errno of mount_setattr(2).
+pub(super) fn apply_attrs(mnt: &OwnedFd, o: &MountOptions, in_userns: bool) -> std::io::Result<()> {
+    let current = current_attrs(mnt);
+    for (attrs, recursive) in [(&o.attrs, false), (&o.rec_attrs, true)] {
+        let a = setattr_of(attrs, current, in_userns);
+        if !(a.set.is_empty() && a.clear.is_empty()) {
+            sysmount::mount_setattr(mnt, recursive, &a)?;
+        }
+    }
+    Ok(())
+}
+
+/// The error of [`apply_attrs`] for `mounts[i]`: in a user namespace an EPERM is a flag the
+/// kernel locked on the copied mount, which the message says.
+fn attr_err(r: &Rootfs<'_>, i: usize, m: &SpecMount, e: std::io::Error) -> ChildError {
+    if r.in_userns && e.raw_os_error() == Some(libc::EPERM) {
+        return ChildError::Config {
+            field: format!("mounts[{i}].options"),
+            detail: format!(
+                "{}: the kernel refuses to change a flag it locked on this mount in the \
+                 container's user namespace (the source's access-time mode, ro, nosuid, nodev or \
+                 noexec): drop that option",
+                describe(i, m)
+            ),
+        };
+    }
+    step_err(i, m, "set the mount options (mount_setattr)", e)
+}
+
 /// The attributes a mount has now, from fstatvfs(2) of an fd of it.
 fn current_attrs<F: AsFd>(fd: F) -> MountAttrFlags {
     use nix::sys::statvfs::FsFlags;
@@ -267,31 +311,37 @@ pub fn mount_one(
         return mount_cgroup(r, root, i, m, o, &mut made_so_far.deferred);
     }
     let rel = in_root(dest);
-    let source_host = m.source().as_ref().map(|s| {
-        if s.is_absolute() {
-            s.clone()
-        } else {
-            r.bundle.join(s)
-        }
-    });
-    let kind = match (&o.bind, &source_host) {
-        (None, _) => Kind::Dir,
-        (Some(_), None) => {
+    let source_host = source_on_host(m, &r.bundle);
+    // A bind's source is cloned once, here, and its type read from the clone itself: a path
+    // looked up twice could change type in between (a shared volume).
+    let cloned = match (o.bind, &source_host, idmapped) {
+        (Some(bind), Some(src), None) => Some(
+            sysmount::clone_tree(None, src, bind == Bind::Recursive, false).map_err(|e| {
+                ChildError::Config {
+                    field: format!("mounts[{i}].source"),
+                    detail: format!("{}: {e} (bind: open_tree)", src.display()),
+                }
+            })?,
+        ),
+        (Some(_), None, None) => {
             return Err(ChildError::Config {
                 field: format!("mounts[{i}].source"),
                 detail: "a bind mount needs a source".into(),
             })
         }
-        (Some(_), Some(src)) => match std::fs::metadata(src) {
-            Ok(md) if md.is_dir() => Kind::Dir,
-            Ok(_) => Kind::File,
-            Err(e) => {
-                return Err(ChildError::Config {
-                    field: format!("mounts[{i}].source"),
-                    detail: format!("{}: {e}", src.display()),
-                })
+        _ => None,
+    };
+    let kind = match cloned.as_ref().or(idmapped) {
+        None => Kind::Dir,
+        Some(fd) => {
+            let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd))
+                .map_err(|e| step_err(i, m, "stat the bind source", e))?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                Kind::Dir
+            } else {
+                Kind::File
             }
-        },
+        }
     };
     let stat_of = |flags: OFlag| {
         husk_sys::open_in_root(root, &rel, OFlag::O_PATH | flags)
@@ -364,31 +414,19 @@ pub fn mount_one(
     let mnt: &OwnedFd = if let Some(mnt) = idmapped {
         // Made (and given its options) by the runtime in the host's user namespace: idmap.rs.
         mnt
-    } else if let Some(bind) = o.bind {
-        let src = source_host.unwrap_or_default();
-        let mnt = sysmount::clone_tree(None, &src, bind == Bind::Recursive, false)
-            .map_err(|e| step_err(i, m, "bind (open_tree)", e))?;
-        let current = current_attrs(&mnt);
-        let a = setattr_of(&o.attrs, current, r.in_userns);
-        if !(a.set.is_empty() && a.clear.is_empty()) {
-            sysmount::mount_setattr(&mnt, false, &a)
-                .map_err(|e| step_err(i, m, "set the options of the bind (mount_setattr)", e))?;
-        }
-        let a = setattr_of(&o.rec_attrs, current, r.in_userns);
-        if !(a.set.is_empty() && a.clear.is_empty()) {
-            sysmount::mount_setattr(&mnt, true, &a).map_err(|e| {
-                step_err(
-                    i,
-                    m,
-                    "set the recursive options (mount_setattr AT_RECURSIVE)",
-                    e,
-                )
-            })?;
-        }
+    } else if let Some(mnt) = cloned {
+        apply_attrs(&mnt, o, r.in_userns).map_err(|e| attr_err(r, i, m, e))?;
         made = mnt;
         &made
     } else {
-        let fstype = m.typ().as_deref().unwrap_or("none");
+        let Some(fstype) = m.typ().as_deref() else {
+            return Err(ChildError::Config {
+                field: format!("mounts[{i}].type"),
+                detail: "is missing: give the filesystem type (tmpfs, proc...), or bind/rbind \
+                         in options for a bind"
+                    .into(),
+            });
+        };
         let ctx = FsContext::new(fstype).map_err(|e| ChildError::Config {
             field: format!("mounts[{i}].type"),
             detail: format!("\"{fstype}\": {e} (not a filesystem type this kernel knows)"),
@@ -542,14 +580,7 @@ fn remount(
         ctx.reconfigure()
             .map_err(|e| fs_error(&field, "remount (reconfigure)", &ctx, e))?;
     }
-    let current = current_attrs(&mnt);
-    for (attrs, recursive) in [(&o.attrs, false), (&o.rec_attrs, true)] {
-        let a = setattr_of(attrs, current, r.in_userns);
-        if !(a.set.is_empty() && a.clear.is_empty()) {
-            sysmount::mount_setattr(&mnt, recursive, &a)
-                .map_err(|e| step_err(i, m, "remount (mount_setattr)", e))?;
-        }
-    }
+    apply_attrs(&mnt, o, r.in_userns).map_err(|e| attr_err(r, i, m, e))?;
     Ok(())
 }
 

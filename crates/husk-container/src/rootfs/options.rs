@@ -49,11 +49,6 @@ impl Default for Attrs {
 }
 
 impl Attrs {
-    /// Nothing to change.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.clear.is_empty() && self.atime.is_none()
-    }
-
     fn apply(&mut self, flag: MountAttrFlags, on: bool) {
         if on {
             self.set.insert(flag);
