@@ -24,7 +24,11 @@ pub fn binary() -> &'static Path {
         }
         let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bin = ws.join("target/debug/husk");
-        if !bin.exists() {
+        // Under `cargo test` ($CARGO set) the binary is always brought up to date (a no-op when
+        // it is): `cargo test --workspace` builds the binaries' test harnesses, not the
+        // binaries, so an older binary would otherwise be tested. Elsewhere (the v2 guest runs
+        // the test binaries without cargo) it is only built when missing.
+        if !bin.exists() || std::env::var_os("CARGO").is_some() {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["build", "-q", "-p", "husk", "--manifest-path"])

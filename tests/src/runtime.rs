@@ -45,9 +45,12 @@ pub fn binary() -> &'static Path {
         // tests/ is one level below the workspace root.
         let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bin = ws.join("target/debug/husk-runtime");
-        if !bin.exists() {
-            // `cargo test --workspace` builds the binaries' test harnesses, not the binaries
-            // themselves: build it once here (cargo sets $CARGO for the tests it runs).
+        // Under `cargo test` ($CARGO set) the binary is always brought up to date (a no-op when
+        // it is): `cargo test --workspace` builds the binaries' test harnesses, not the
+        // binaries, so an older binary would otherwise be tested. Elsewhere (the v2 guest runs
+        // the test binaries without cargo) it is only built when missing.
+        if !bin.exists() || std::env::var_os("CARGO").is_some() {
+            // Once per test process (cargo sets $CARGO for the tests it runs).
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["build", "-q", "-p", "husk-runtime", "--manifest-path"])
