@@ -281,8 +281,9 @@ fn current_attrs<F: AsFd>(fd: F) -> MountAttrFlags {
     m
 }
 
-/// Mount `mounts[i]`. Read-only new filesystems are pushed on `deferred` (see
-/// [`DeferredReadOnly`]).
+/// Mount `mounts[i]` (or, with `idmapped`, attach the idmapped bind the runtime made for it).
+/// Read-only tmpfs mounts and the superblocks created are recorded in `made_so_far` (see
+/// [`Made`]).
 ///
 /// # Errors
 /// A [`ChildError`] naming the entry and the step: the source missing, the destination
@@ -315,6 +316,8 @@ pub fn mount_one(
     // A bind's source is cloned once, here, and its type read from the clone itself: a path
     // looked up twice could change type in between (a shared volume).
     let cloned = match (o.bind, &source_host, idmapped) {
+        // A remount changes the mount already there: nothing to clone.
+        _ if o.remount => None,
         (Some(bind), Some(src), None) => Some(
             sysmount::clone_tree(None, src, bind == Bind::Recursive, false).map_err(|e| {
                 ChildError::Config {
