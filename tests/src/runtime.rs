@@ -434,6 +434,33 @@ impl Runtime {
         self.run(bundle).ok().stdout
     }
 
+    /// Asserts that the (failed or deleted) container of `b` left nothing behind: no state dir
+    /// under --root, no `state` answer, no cgroup, no process of it or of this root, no mount
+    /// mentioning the bundle on the host.
+    pub fn assert_left_nothing(&self, b: &Bundle) {
+        let id = &b.id;
+        assert!(
+            !self.root().join(id).exists(),
+            "state dir of {id} left under --root"
+        );
+        assert!(self.try_state(id).is_none(), "state {id} still answers");
+        for d in crate::cgroups::container_dirs(id) {
+            assert!(!d.exists(), "cgroup {} left", d.display());
+        }
+        assert!(
+            crate::host::processes_mentioning(&[
+                &format!("HUSK_TEST_MARKER={id}"),
+                self.root().to_str().unwrap()
+            ])
+            .is_empty(),
+            "processes of {id} left"
+        );
+        assert!(
+            crate::host::mounts_mentioning(b.path()).is_empty(),
+            "mounts of the bundle left on the host"
+        );
+    }
+
     /// `state <id>` parsed, or `None` when the command fails.
     pub fn try_state(&self, id: &str) -> Option<Value> {
         let o = self.cmd(&["state", id]);

@@ -6,32 +6,8 @@
 
 use std::fs;
 
-use husk_tests::{cgroups, host, reference_lacks, Bundle, Outcome, Runtime};
+use husk_tests::{host, reference_lacks, Bundle, Outcome, Runtime};
 use serde_json::json;
-
-/// Asserts that the failed container `id` of bundle `b` left nothing behind.
-fn assert_left_nothing(rt: &Runtime, b: &Bundle, id: &str) {
-    assert!(
-        !rt.root().join(id).exists(),
-        "state dir of {id} left under --root"
-    );
-    assert!(rt.try_state(id).is_none(), "state {id} still answers");
-    for d in cgroups::container_dirs(id) {
-        assert!(!d.exists(), "cgroup {} left", d.display());
-    }
-    assert!(
-        host::processes_mentioning(&[
-            &format!("HUSK_TEST_MARKER={id}"),
-            rt.root().to_str().unwrap()
-        ])
-        .is_empty(),
-        "processes of {id} left"
-    );
-    assert!(
-        host::mounts_mentioning(b.path()).is_empty(),
-        "mounts of the bundle left"
-    );
-}
 
 /// `create` of `b` as it is on disk (no rewrite of config.json).
 fn create_raw(rt: &Runtime, b: &Bundle, id: &str) -> Outcome {
@@ -51,7 +27,7 @@ fn refused(b: &Bundle, words: &[&str]) {
     let rt = Runtime::new();
     b.write();
     create_raw(&rt, b, &b.id).failed().stderr_mentions(words);
-    assert_left_nothing(&rt, b, &b.id);
+    rt.assert_left_nothing(b);
 }
 
 #[test]
@@ -61,7 +37,7 @@ fn config_json_missing() {
     create_raw(&rt, &b, &b.id)
         .failed()
         .stderr_mentions(&["config.json"]);
-    assert_left_nothing(&rt, &b, &b.id);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -79,7 +55,7 @@ fn config_json_not_json() {
         &["config.json"],
         "runc's JSON error does not name config.json",
     );
-    assert_left_nothing(&rt, &b, &b.id);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -161,7 +137,7 @@ fn bad_container_ids() {
             "{id} escaped --root"
         );
     }
-    assert_left_nothing(&rt, &b, &b.id);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -305,7 +281,7 @@ fn an_invalid_value_of_a_known_field_names_its_json_path() {
             &[message],
             "runc names Go struct fields, not JSON paths",
         );
-        assert_left_nothing(&rt, &b, &b.id);
+        rt.assert_left_nothing(&b);
     }
 }
 

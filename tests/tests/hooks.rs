@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use husk_tests::{cgroups, host, reference_lacks, Bundle, Runtime};
+use husk_tests::{host, reference_lacks, Bundle, Runtime};
 use serde_json::{json, Value};
 
 /// A hook that saves its stdin as `<dir>/<name>.json` and appends `name` to `<dir>/order`.
@@ -144,33 +144,13 @@ fn hooks_get_their_args_and_env() {
     assert_eq!(fs::read_to_string(&file).unwrap(), "hook value|zero|one\n");
 }
 
-fn assert_left_nothing(rt: &Runtime, b: &Bundle) {
-    assert!(
-        !rt.root().join(&b.id).exists(),
-        "state dir left for {}",
-        b.id
-    );
-    for d in cgroups::container_dirs(&b.id) {
-        assert!(!d.exists(), "cgroup {} left", d.display());
-    }
-    assert!(
-        host::processes_mentioning(&[
-            &format!("HUSK_TEST_MARKER={}", b.id),
-            rt.root().to_str().unwrap()
-        ])
-        .is_empty(),
-        "processes of {} left",
-        b.id
-    );
-}
-
 #[test]
 fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sleep", "30"]);
     b.hook("prestart", json!({"path": "/bin/false", "args": ["false"]}));
     rt.create_with(&b, &b.id, &[]).failed();
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -182,7 +162,7 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
         json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}),
     );
     rt.create_with(&b, &b.id, &[]).failed();
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -200,7 +180,7 @@ fn a_hook_past_its_timeout_is_killed_and_fails_create() {
         "timeout not enforced: {:?}",
         t.elapsed()
     );
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]

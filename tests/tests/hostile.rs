@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use husk_tests::runtime::exec;
-use husk_tests::{cgroups, host, reference_lacks, rootfs, Bundle, Outcome, Runtime};
+use husk_tests::{host, reference_lacks, rootfs, Bundle, Outcome, Runtime};
 use serde_json::{json, Value};
 
 /// A bundle whose rootfs is its own writable busybox copy (`root.readonly` false), so that
@@ -31,29 +31,6 @@ fn own_bundle(args: &[&str]) -> Bundle {
 fn add_mount(b: &mut Bundle, m: Value) -> usize {
     b.push("/mounts", m);
     b.config["mounts"].as_array().unwrap().len() - 1
-}
-
-/// Asserts that the failed container of `b` left nothing: no state under --root, no cgroup, no
-/// process, no mount mentioning the bundle.
-fn assert_left_nothing(rt: &Runtime, b: &Bundle) {
-    let id = &b.id;
-    assert!(!rt.root().join(id).exists(), "state dir of {id} left");
-    assert!(rt.try_state(id).is_none(), "state {id} still answers");
-    for d in cgroups::container_dirs(id) {
-        assert!(!d.exists(), "cgroup {} left", d.display());
-    }
-    assert!(
-        host::processes_mentioning(&[
-            &format!("HUSK_TEST_MARKER={id}"),
-            rt.root().to_str().unwrap()
-        ])
-        .is_empty(),
-        "processes of {id} left"
-    );
-    assert!(
-        host::mounts_mentioning(b.path()).is_empty(),
-        "mounts of the bundle left on the host"
-    );
 }
 
 /// `run` of `b` with fd 7 of the runtime open on the host directory `dir`, as a careless caller
@@ -224,7 +201,7 @@ fn a_cwd_through_a_proc_magic_link_is_refused_by_name() {
     }
     o.failed()
         .stderr_mentions(&["process.cwd", "/proc/1/cwd", "magic link"]);
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,7 +232,7 @@ fn a_rootfs_that_is_the_host_root_is_refused_before_anything_is_made() {
         if !reference_lacks("husk's refusal of a rootfs that is the host's /") {
             o.stderr_mentions(&["root.path", "host"]);
         }
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
 }
 
@@ -390,7 +367,7 @@ fn a_destination_through_a_proc_magic_link_is_refused() {
     if !reference_lacks("runc 1.1.5 resolves /proc/self/cwd lexically inside the rootfs") {
         o.failed()
             .stderr_mentions(&[&format!("mounts[{n}]"), "/proc/self/cwd"]);
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
 }
 
@@ -414,7 +391,7 @@ fn proc_on_a_symlink_planted_in_an_earlier_volume_is_refused() {
     if !reference_lacks("husk's message for proc on a symlink") {
         o.stderr_mentions(&[&format!("mounts[{n}].destination"), "not a directory"]);
     }
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
     assert_eq!(
         fs::read_link(volume.path().join("proc")).unwrap(),
         Path::new("/tmp")
@@ -494,7 +471,7 @@ fn options_with_an_empty_name_or_a_bad_value_are_refused_by_name() {
         rt.run(&b)
             .failed()
             .stderr_mentions(&[&format!("mounts[{n}]"), &format!("\"{opt}\"")]);
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
 }
 
@@ -535,7 +512,7 @@ fn masking_with_a_dev_null_that_is_not_the_device_is_refused() {
         }
         o.failed()
             .stderr_mentions(&["linux.maskedPaths", "/dev/null", "1:3"]);
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
     assert!(fs::symlink_metadata(dev.path().join("null"))
         .unwrap()
@@ -617,7 +594,7 @@ fn sysctl_keys_that_climb_or_hide_a_separator_are_refused() {
         if !reference_lacks("husk's sysctl key messages") {
             o.stderr_mentions(&["linux.sysctl", key]);
         }
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
     assert_eq!(
         fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
@@ -695,7 +672,7 @@ fn a_refused_destination_below_proc_is_not_created_first() {
         !b.rootfs().join("proc/evil").exists(),
         "the refused destination was created in the image"
     );
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }
 
 #[test]
@@ -744,7 +721,7 @@ fn a_flag_option_with_a_value_is_refused() {
         rt.run(&b)
             .failed()
             .stderr_mentions(&[&format!("mounts[{n}]"), opt]);
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
 }
 
@@ -766,5 +743,5 @@ fn a_directory_bound_onto_a_file_says_so() {
         "directory",
         "file",
     ]);
-    assert_left_nothing(&rt, &b);
+    rt.assert_left_nothing(&b);
 }

@@ -10,40 +10,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use husk_tests::{cgroups, host, host_lacks, reference_lacks, runtime, Bundle, Outcome, Runtime};
+use husk_tests::{host_lacks, reference_lacks, runtime, Bundle, Outcome, Runtime};
 use serde_json::json;
-
-/// Asserts that the failed container of `b` left nothing behind: no state dir, no cgroup, no
-/// process, no mount.
-fn assert_left_nothing(rt: &Runtime, b: &Bundle) {
-    let id = &b.id;
-    assert!(
-        !rt.root().join(id).exists(),
-        "state dir of {id} left under --root"
-    );
-    for d in cgroups::container_dirs(id) {
-        assert!(!d.exists(), "cgroup {} left", d.display());
-    }
-    assert!(
-        host::processes_mentioning(&[
-            &format!("HUSK_TEST_MARKER={id}"),
-            rt.root().to_str().unwrap()
-        ])
-        .is_empty(),
-        "processes of {id} left"
-    );
-    assert!(
-        host::mounts_mentioning(b.path()).is_empty(),
-        "mounts of the bundle left"
-    );
-}
 
 /// `create` must fail naming every one of `words`, and leave nothing behind.
 fn refused(b: &Bundle, words: &[&str]) -> Outcome {
     let rt = Runtime::new();
     let o = rt.create_with(b, &b.id, &[]).failed();
     o.stderr_mentions(words);
-    assert_left_nothing(&rt, b);
+    rt.assert_left_nothing(b);
     o
 }
 
@@ -318,7 +293,7 @@ fn sched_fifo_runs_or_fails_at_start_naming_the_scheduler() {
         );
     } else {
         o.stderr_mentions(&["process.scheduler", "sched_setattr", "rt_runtime_us"]);
-        assert_left_nothing(&rt, &b);
+        rt.assert_left_nothing(&b);
     }
 }
 
