@@ -6,6 +6,8 @@
 //!   `linux.cgroupsPath` (runtime-spec config-linux.md), recorded in state.json, removed on
 //!   delete. It moves processes in, applies `linux.resources` (issue 2: the device rules),
 //!   lists and signals its processes, and says what the container's `cgroup` mount shows.
+//! - [`convert`]: v1-style `linux.resources` values into cgroup v2 files (cpu.weight,
+//!   memory.swap.max, cpu.max, io.weight), as current runc and crun convert them.
 //! - The per-controller logic lives in `v1/` and `v2/`, one file per controller, and every
 //!   path is derived from the mount points in [`Layout`], so the logic is tested against a
 //!   temp dir ([`Layout::from_parts_at`]).
@@ -16,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod cgroup;
+pub mod convert;
 mod devices;
 mod error;
 mod fs;
