@@ -431,11 +431,10 @@ pub fn reset_signals() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: `dfl` is a live, readable buffer at least as large as the kernel's struct
-        // sigaction and all-zero (SIG_DFL runs no code of ours in signal context); the old
-        // action pointer is NULL, so the kernel writes nothing; 8 is the kernel's
-        // sizeof(sigset_t) (_NSIG / 8). Failure (EINVAL) cannot leave anything half-set and is
-        // ignored.
+        // 8 is the kernel's sizeof(sigset_t) (_NSIG / 8); a failure (EINVAL) leaves nothing
+        // half-set and is ignored.
+        // SAFETY: `dfl` is live, all-zero (SIG_DFL) and as large as struct sigaction; the old
+        // action pointer is NULL, so the kernel only reads.
         let _ = unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
@@ -465,12 +464,10 @@ pub fn pidfd_open(pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
+    let fd = ret as libc::c_int;
     // SAFETY: the kernel returned a new fd (close-on-exec) that nothing else owns.
-    Ok(
-        unsafe {
-            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ret as libc::c_int)
-        },
-    )
+    let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    Ok(owned)
 }
 
 /// `ioctl(fd, NS_GET_NSTYPE)` (`man 2 ioctl_ns`, Linux 4.11): the CLONE_NEW* flag of the
@@ -479,9 +476,9 @@ pub fn pidfd_open(pid: Pid) -> io::Result<std::os::fd::OwnedFd> {
 /// # Errors
 /// ENOTTY when `fd` is not a namespace file.
 pub fn ns_type<F: AsFd>(fd: F) -> io::Result<libc::c_int> {
-    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
-                                                 // SAFETY: NS_GET_NSTYPE takes no argument and returns the type as the result; no memory
-                                                 // is passed.
+    // _IO(0xb7, 0x3)
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns the type; no memory is passed.
     let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE) };
     if ret == -1 {
         return Err(io::Error::last_os_error());
