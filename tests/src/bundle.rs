@@ -201,6 +201,15 @@ impl Bundle {
         self
     }
 
+    /// Removes every `mounts` entry whose destination is `dest` (e.g. "/dev", so that /dev is
+    /// the image's own directory).
+    pub fn remove_mount(&mut self, dest: &str) -> &mut Self {
+        if let Some(mounts) = self.config["mounts"].as_array_mut() {
+            mounts.retain(|m| m["destination"] != dest);
+        }
+        self
+    }
+
     /// Removes the value at JSON pointer `ptr` (an object key) if present.
     pub fn remove(&mut self, ptr: &str) -> &mut Self {
         let (parent, key) = ptr.rsplit_once('/').unwrap();

@@ -548,14 +548,7 @@ fn a_console_symlink_planted_by_the_image_is_never_followed() {
     }
     let rt = Runtime::new();
     let mut b = own_bundle(&["sh", "-c", "stat -c %F /dev/console /etc/passwd"]);
-    let mounts: Vec<Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["destination"] != "/dev")
-        .cloned()
-        .collect();
-    b.set("/mounts", json!(mounts));
+    b.remove_mount("/dev");
     b.set("/process/terminal", json!(true));
     symlink("/etc/passwd", b.rootfs().join("dev/console")).unwrap();
     let (out, code) = run_in_pty(&rt, &b);

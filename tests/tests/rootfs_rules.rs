@@ -28,18 +28,6 @@ fn own_rootfs() -> (TempDir, PathBuf) {
     (t, root)
 }
 
-/// Removes the config's own /dev tmpfs, so /dev is the image's directory.
-fn without_dev_mount(b: &mut Bundle) {
-    let mounts: Vec<serde_json::Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["destination"] != "/dev")
-        .cloned()
-        .collect();
-    b.set("/mounts", json!(mounts));
-}
-
 /// Index in `mounts` of the entry for `dest`.
 fn mount_index(b: &Bundle, dest: &str) -> usize {
     b.config["mounts"]
@@ -323,7 +311,7 @@ fn a_device_that_clashes_with_a_file_of_the_image_is_refused() {
     let (_t, root) = own_rootfs();
     fs::write(root.join("dev/fuse"), "not a device").unwrap();
     let mut b = Bundle::with_rootfs(&root, &["true"]);
-    without_dev_mount(&mut b);
+    b.remove_mount("/dev");
     b.set("/root/readonly", json!(false));
     b.set(
         "/linux/devices",
@@ -373,7 +361,7 @@ fn symlinks_planted_at_device_paths_never_touch_the_host() {
     symlink(&victim, root.join("dev/kmsg")).unwrap();
     let mut b = Bundle::with_rootfs(&root, &["sh", "-c", "ls -l /dev/null /dev/zero"]);
     b.set("/root/readonly", json!(false));
-    without_dev_mount(&mut b);
+    b.remove_mount("/dev");
     let out = rt.run(&b);
     if !reference_lacks("runc 1.1.5's handling of planted device symlinks") {
         let out = out.ok().stdout;
@@ -575,7 +563,7 @@ fn a_planted_dev_ptmx_is_replaced_by_the_devpts_link() {
     let (_t, root) = own_rootfs();
     fs::write(root.join("dev/ptmx"), "planted").unwrap();
     let mut b = Bundle::with_rootfs(&root, &["readlink", "/dev/ptmx"]);
-    without_dev_mount(&mut b);
+    b.remove_mount("/dev");
     b.set("/root/readonly", json!(false));
     // runc's default /dev/pts, /dev/shm and /dev/mqueue mounts stay: their mountpoints are
     // made in the image's /dev.

@@ -155,6 +155,15 @@ pub enum NetDevError {
     },
 }
 
+/// A netlink failure of the entry `field` while doing `step`, for `map_err`.
+fn netlink_err(field: String, step: String) -> impl FnOnce(io::Error) -> NetDevError {
+    move |source| NetDevError::Netlink {
+        field,
+        step,
+        source,
+    }
+}
+
 /// The JSON path of the entry for host interface `host_name`: `linux.netDevices."eth0"`.
 pub fn field(host_name: &str) -> String {
     format!(
@@ -448,14 +457,7 @@ impl NetDeviceMover {
     /// [`NetDevError::HostInterfaceMissing`], [`NetDevError::NameTaken`], Netlink.
     pub fn prepare(&mut self, device: &NetDevice) -> Result<MovedDevice, NetDevError> {
         let f = field(&device.host_name);
-        let nl = |step: String| {
-            let field = f.clone();
-            move |source| NetDevError::Netlink {
-                field,
-                step,
-                source,
-            }
-        };
+        let nl = |step: String| netlink_err(f.clone(), step);
         let link = self
             .host
             .link_by_name(&device.host_name)
@@ -499,14 +501,7 @@ impl NetDeviceMover {
     /// ([`NetDeviceMover::move_back`]).
     pub fn move_in(&mut self, moved: &mut MovedDevice) -> Result<(), NetDevError> {
         let f = field(&moved.host_name);
-        let nl = |step: String| {
-            let field = f.clone();
-            move |source| NetDevError::Netlink {
-                field,
-                step,
-                source,
-            }
-        };
+        let nl = |step: String| netlink_err(f.clone(), step);
         let host_name = moved.host_name.clone();
         let link = self
             .host
@@ -580,14 +575,7 @@ impl NetDeviceMover {
     /// [`NetDevError::Netlink`] naming the step (e.g. the host name was taken meanwhile).
     pub fn move_back(&mut self, moved: &MovedDevice) -> Result<(), NetDevError> {
         let f = field(&moved.host_name);
-        let nl = |step: String| {
-            let field = f.clone();
-            move |source| NetDevError::Netlink {
-                field,
-                step,
-                source,
-            }
-        };
+        let nl = |step: String| netlink_err(f.clone(), step);
         let Some(link) = self
             .container
             .link_by_name(&moved.name)
