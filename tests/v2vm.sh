@@ -5,6 +5,8 @@
 # every test binary there. Exits non-zero if any test fails or the guest cannot run them.
 #
 # Usage: tests/v2vm.sh [PATH-TO-v2vm]   (default: ../shared/tools/v2vm beside the checkout)
+# V2VM_TESTS="cgroup_limits husk_cgroups" runs only those test binaries (names as in
+# tests/tests/, plus husk_cgroups for the cgroup crate's own root tests); default: all.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,12 +34,19 @@ cargo build -p husk-runtime -p husk
 arch=$(uname -m)
 RUSTFLAGS="-C target-feature=+crt-static -C strip=debuginfo" \
     cargo build -p husk-probe --target "$arch-unknown-linux-gnu" --target-dir target/husk-probe
-bins=$(cargo test -p husk-tests --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
+# The end-to-end tests, and the cgroup crate's unit tests (its root_tests drive the real
+# cgroup2 hierarchy there).
+bins=$(cargo test -p husk-tests -p husk-cgroups --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys,os
+only=os.environ.get("V2VM_TESTS","").split()
 for l in sys.stdin:
     m=json.loads(l)
-    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["kind"]==["test"]:
-        print(m["executable"])')
+    if m.get("reason")!="compiler-artifact" or not m.get("executable"):
+        continue
+    name=m["target"]["name"].replace("-","_")
+    if m["target"]["kind"]==["test"] or (name=="husk_cgroups" and m["profile"]["test"]):
+        if not only or name in only:
+            print(m["executable"])')
 
 dir=$(mktemp -d /tmp/husk-v2vm.XXXXXX)
 trap 'rm -rf "$dir"' EXIT

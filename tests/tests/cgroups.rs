@@ -1,12 +1,12 @@
 //! The container's own cgroup: made from `linux.cgroupsPath` in every hierarchy the host has,
 //! holding the container's processes, device rules applied (v1: deny all, then the allow
-//! list), removed on delete; resource limits other than devices refused until the cgroup issue.
+//! list), removed on delete. The other limits are in cgroup_limits.rs.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (project rules)
 
 use std::fs;
 
-use husk_tests::{cgroups, reference_lacks, Bundle, Runtime};
+use husk_tests::{cgroups, Bundle, Runtime};
 use serde_json::json;
 
 #[test]
@@ -129,25 +129,5 @@ fn kill_all_and_delete_force_reach_every_process_of_the_cgroup() {
             "cgroup {} left: its processes survived",
             d.display()
         );
-    }
-}
-
-#[test]
-fn other_resource_limits_are_refused_until_the_cgroup_issue() {
-    if reference_lacks("husk refuses limits it does not apply yet; runc applies them") {
-        return;
-    }
-    let rt = Runtime::new();
-    let mut b = Bundle::busybox(&["true"]);
-    b.set("/linux/resources/memory", json!({"limit": 268435456}));
-    let o = rt.create_with(&b, &b.id, &[]);
-    if o.status.success() {
-        // The cgroup issue has landed: the limit must then really be applied.
-        let dir = cgroups::v1_dir("memory", &b.id).unwrap();
-        let v = fs::read_to_string(dir.join("memory.limit_in_bytes")).unwrap();
-        assert_eq!(v.trim(), "268435456");
-    } else {
-        o.stderr_mentions(&["linux.resources.memory"]);
-        assert!(!rt.root().join(&b.id).exists());
     }
 }

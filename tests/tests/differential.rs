@@ -6,9 +6,9 @@
 //!
 //! Only fields runc 1.1.5 implements are set here: it silently ignores what it does not know
 //! (domainname, time namespaces, ioPriority, scheduler, ...), which the conformance tests cover.
-//! `linux.resources` limits join once husk applies them (main refuses them for now). On a cgroup
-//! v2 host every bundle gets a cgroup namespace, so runc does not reset the host's cgroup2 mount
-//! options (see `with_cgroup_namespace`).
+//! `linux.resources` limits are compared by cgroup_limits.rs, whose assertions hold for both
+//! runtimes. On a cgroup v2 host every bundle gets a cgroup namespace, so runc does not reset
+//! the host's cgroup2 mount options (see `with_cgroup_namespace`).
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (project rules)
 

@@ -151,7 +151,7 @@ fn husk_reports_v1_3_and_this_host() {
     assert_eq!(l["cgroup"]["v1"], true);
     assert_eq!(l["cgroup"]["v2"], true);
     assert_eq!(l["cgroup"]["systemd"], false);
-    assert_eq!(l["cgroup"]["rdma"], false);
+    assert_eq!(l["cgroup"]["rdma"], true);
     assert_eq!(l["intelRdt"]["enabled"], false);
     assert_eq!(l["netDevices"]["enabled"], true);
     assert_eq!(strings(&l["memoryPolicy"]["modes"]).len(), 7);

@@ -15,7 +15,8 @@ use crate::error::CgroupError;
 use crate::fs::{parse_pids, read_file, write_file};
 use crate::layout::{CgroupVersion, Layout, LayoutKind};
 use crate::path::{is_below, place, CgroupsPath};
-use crate::{resources, v1, v2};
+use crate::resources::{self, Controller, Resources};
+use crate::{v1, v2};
 
 /// How long destroy() retries rmdir on EBUSY (the last processes are still exiting).
 const RMDIR_TIMEOUT: Duration = Duration::from_secs(2);
@@ -97,19 +98,21 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Validate `linux.resources` before anything is created (issue 2: only `devices` is
-    /// supported). Every other field that is set (memory, cpu, pids, blockIO, hugepageLimits,
-    /// network, rdma, unified) is refused naming the JSON field, e.g.
-    /// "linux.resources.memory.limit: cgroup resource limits are not supported yet".
-    /// `pids_limit` is the presence-aware `linux.resources.pids.limit` (oci-spec reads an
-    /// absent limit as 0; the caller passes the real Option). Device rules are checked for
-    /// shape ([`CgroupError::InvalidDeviceRule`]); see [`Layout::check_resources`] for what
-    /// depends on the host.
-    pub fn check_supported(
+    /// The checks of `linux.resources` that do not depend on the host, made before anything
+    /// is created: value ranges and shapes, each error naming the JSON field (see
+    /// [`CgroupError::InvalidValue`]). Returns warnings to show the user (deprecated fields
+    /// that are ignored: `memory.kernel`, `memory.kernelTCP`). `pids_limit` is the
+    /// presence-aware `linux.resources.pids.limit` (oci-spec reads an absent limit as 0; the
+    /// caller passes what the JSON said). See [`Layout::check_resources`] for what depends on
+    /// the host.
+    pub fn check(
         resources: &LinuxResources,
         pids_limit: Option<i64>,
-    ) -> Result<(), CgroupError> {
-        resources::check_supported(resources, pids_limit)
+    ) -> Result<Vec<String>, CgroupError> {
+        resources::check(Resources {
+            spec: resources,
+            pids_limit,
+        })
     }
 
     /// Create (mkdir -p) the container's cgroup in every hierarchy of `layout`.
@@ -186,6 +189,9 @@ impl Cgroup {
                     .iter()
                     .try_for_each(|d| v1::cpuset::inherit_from_parent(d));
             }
+            if made.is_ok() && dir.version == CgroupVersion::V2 {
+                enable_v2_controllers(&dir.path, &dir.mount_point);
+            }
             if let Err(error) = made {
                 if let Err(cleanup) = self.destroy() {
                     tracing::warn!("removing the partly created cgroup: {cleanup}");
@@ -234,21 +240,152 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources`; issue 2 applies `devices` only (the rest is refused by
-    /// [`Cgroup::check_supported`] first).
+    /// Apply `linux.resources` at create, before any process joins: each controller is driven
+    /// through the hierarchy it is bound to on this host (a v1 hierarchy that has it, else
+    /// cgroup2 when the container's cgroup2 directory lists it in cgroup.controllers), in the
+    /// order cpuset, memory, cpu, pids, blkio/io, hugetlb, net_cls, net_prio, rdma, devices,
+    /// then `unified` (last, so its raw values win). Only fields that are set are written.
     ///
-    /// v1 (and hybrid, where `devices` is a v1 controller): `a` to devices.deny, then the
-    /// container's rules in order (`TYPE MAJOR:MINOR ACCESS`, `*` for -1/absent numbers),
-    /// then the default allow list (c/b *:* m, null, random, full, tty, console, zero,
-    /// urandom, 136:*, ptmx, tun; runc 1.1's list plus console). Without `resources` or
-    /// without `devices`, the container still gets deny-all plus the defaults.
+    /// Devices: the container always gets deny-all, its rules, then the default allow list
+    /// (null, zero, full, random, urandom, tty, console, ptmx, pts and tun; runc 1.1's list
+    /// plus console): v1 through devices.deny/devices.allow, v2 through a BPF_CGROUP_DEVICE
+    /// program.
     ///
-    /// Pure v2: device rules need a BPF_CGROUP_DEVICE program, which husk does not load yet.
-    /// Deny-all and the default rules are skipped (tracing debug); any other rule is refused
-    /// with [`CgroupError::DeviceRuleNeedsBpf`] naming `linux.resources.devices[i]`.
-    pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+    /// # Errors
+    /// The first failure, naming the JSON field: a controller the host lacks
+    /// ([`CgroupError::Unsupported`]), a file the controller lacks
+    /// ([`CgroupError::MissingFile`]), a value the kernel refuses ([`CgroupError::Limit`] with
+    /// the file, the value and the errno). The caller removes the cgroup.
+    pub fn apply(
+        &self,
+        resources: Option<&LinuxResources>,
+        pids_limit: Option<i64>,
+    ) -> Result<(), CgroupError> {
+        let empty = LinuxResources::default();
+        self.apply_resources(
+            Resources {
+                spec: resources.unwrap_or(&empty),
+                pids_limit,
+            },
+            false,
+        )
+    }
+
+    /// Change the limits of a running container (the `update` verb, runc's `update`):
+    /// like [`Cgroup::apply`], for the fields set in `resources` only; the device rules are
+    /// replaced only when `resources.devices` is given. `memory.checkBeforeUpdate` makes a
+    /// memory limit below the current usage an error ([`CgroupError::BelowUsage`]).
+    ///
+    /// # Errors
+    /// As [`Cgroup::apply`]; values already written stay written (the kernel has no
+    /// transactions; runc behaves the same).
+    pub fn update(
+        &self,
+        resources: &LinuxResources,
+        pids_limit: Option<i64>,
+    ) -> Result<(), CgroupError> {
+        let request = Resources {
+            spec: resources,
+            pids_limit,
+        };
+        for warning in resources::check(request)? {
+            tracing::warn!("{warning}");
+        }
+        self.apply_resources(request, true)
+    }
+
+    fn apply_resources(&self, r: Resources<'_>, update: bool) -> Result<(), CgroupError> {
         self.check_paths()?;
-        let rules = match resources.and_then(|r| r.devices().as_ref()) {
+        let v2_available = self.v2_controllers()?;
+        for (controller, field) in resources::needed(r) {
+            let (version, dir) = self
+                .target(controller, &v2_available)
+                .ok_or_else(|| self.missing_controller(controller, field, &v2_available))?;
+            let spec = r.spec;
+            match (controller, version) {
+                (Controller::Cpuset, _) => {
+                    if let Some(cpu) = spec.cpu() {
+                        v1::cpuset::apply(dir, cpu)?;
+                    }
+                }
+                (Controller::Memory, CgroupVersion::V1) => {
+                    if let Some(m) = spec.memory() {
+                        v1::memory::apply(dir, m, update)?;
+                    }
+                }
+                (Controller::Memory, CgroupVersion::V2) => {
+                    if let Some(m) = spec.memory() {
+                        v2::memory::apply(dir, m, update)?;
+                    }
+                }
+                (Controller::Cpu, CgroupVersion::V1) => {
+                    if let Some(cpu) = spec.cpu() {
+                        v1::cpu::apply(dir, cpu)?;
+                    }
+                }
+                (Controller::Cpu, CgroupVersion::V2) => {
+                    if let Some(cpu) = spec.cpu() {
+                        v2::cpu::apply(dir, cpu)?;
+                    }
+                }
+                (Controller::Pids, _) => {
+                    if let Some(limit) = r.pids_limit {
+                        v1::pids::apply(dir, limit)?;
+                    }
+                }
+                (Controller::Blkio, CgroupVersion::V1) => {
+                    if let Some(b) = spec.block_io() {
+                        v1::blkio::apply(dir, b)?;
+                    }
+                }
+                (Controller::Blkio, CgroupVersion::V2) => {
+                    if let Some(b) = spec.block_io() {
+                        v2::io::apply(dir, b)?;
+                    }
+                }
+                (Controller::Hugetlb, CgroupVersion::V1) => {
+                    v1::hugetlb::apply(dir, spec.hugepage_limits().as_deref().unwrap_or(&[]))?;
+                }
+                (Controller::Hugetlb, CgroupVersion::V2) => {
+                    v2::hugetlb::apply(dir, spec.hugepage_limits().as_deref().unwrap_or(&[]))?;
+                }
+                (Controller::NetCls, _) => {
+                    if let Some(id) = spec.network().as_ref().and_then(|n| n.class_id()) {
+                        v1::net_cls::apply(dir, id)?;
+                    }
+                }
+                (Controller::NetPrio, _) => {
+                    let priorities = spec
+                        .network()
+                        .as_ref()
+                        .and_then(|n| n.priorities().as_ref());
+                    v1::net_prio::apply(dir, priorities.map_or(&[], Vec::as_slice))?;
+                }
+                (Controller::Rdma, _) => {
+                    if let Some(rdma) = spec.rdma() {
+                        v1::rdma::apply(dir, rdma)?;
+                    }
+                }
+            }
+        }
+        if !update || r.spec.devices().is_some() {
+            self.apply_devices(r.spec)?;
+        }
+        if let Some(unified) = r.spec.unified().as_ref().filter(|u| !u.is_empty()) {
+            let Some(dir) = self.dir(CgroupVersion::V2, None) else {
+                return Err(CgroupError::Unsupported {
+                    field: "linux.resources.unified".to_owned(),
+                    reason: "this host has no cgroup2 hierarchy mounted; unified keys are cgroup v2 interface files".to_owned(),
+                });
+            };
+            v2::unified::apply(&dir.path, unified, &v2_available)?;
+        }
+        Ok(())
+    }
+
+    /// The device rules: deny-all, the container's rules, the default allow list.
+    fn apply_devices(&self, spec: &LinuxResources) -> Result<(), CgroupError> {
+        let rules = match spec.devices() {
             Some(devices) => rules_from_spec(devices)?,
             None => Vec::new(),
         };
@@ -265,6 +402,65 @@ impl Cgroup {
         } else {
             Err(CgroupError::NoDevicesController)
         }
+    }
+
+    /// The controllers of the container's cgroup2 directory (its cgroup.controllers), empty
+    /// without cgroup2.
+    fn v2_controllers(&self) -> Result<Vec<String>, CgroupError> {
+        let Some(dir) = self.dir(CgroupVersion::V2, None) else {
+            return Ok(Vec::new());
+        };
+        match std::fs::read_to_string(dir.path.join("cgroup.controllers")) {
+            Ok(text) => Ok(text.split_whitespace().map(str::to_owned).collect()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(source) => Err(CgroupError::Read {
+                path: dir.path.join("cgroup.controllers"),
+                source,
+            }),
+        }
+    }
+
+    /// Where `controller` is driven: the v1 hierarchy it is bound to, else cgroup2 when the
+    /// container's cgroup2 directory has it.
+    fn target(
+        &self,
+        controller: Controller,
+        v2_available: &[String],
+    ) -> Option<(CgroupVersion, &Path)> {
+        if let Some(dir) = self.dir(CgroupVersion::V1, Some(controller.v1())) {
+            return Some((CgroupVersion::V1, &dir.path));
+        }
+        let name = controller.v2()?;
+        if !v2_available.iter().any(|c| c == name) {
+            return None;
+        }
+        self.dir(CgroupVersion::V2, None)
+            .map(|d| (CgroupVersion::V2, d.path.as_path()))
+    }
+
+    fn missing_controller(
+        &self,
+        controller: Controller,
+        field: String,
+        v2_available: &[String],
+    ) -> CgroupError {
+        let reason = match (controller.v2(), self.dir(CgroupVersion::V2, None)) {
+            (None, _) if self.kind == LayoutKind::Unified => format!(
+                "cgroup v2 has no {} controller (it exists only in cgroup v1); remove the field",
+                controller.v1()
+            ),
+            (Some(name), Some(dir)) => format!(
+                "the {} controller is not mounted as a v1 hierarchy and {name} is not in {} ({:?}): mount it, or enable it in the parent's cgroup.subtree_control (a parent with processes of its own cannot hand controllers down); remove the field otherwise",
+                controller.v1(),
+                dir.path.join("cgroup.controllers").display(),
+                v2_available.join(" ")
+            ),
+            _ => format!(
+                "the {} controller is not mounted on this host; mount it or remove the field",
+                controller.v1()
+            ),
+        };
+        CgroupError::Unsupported { field, reason }
     }
 
     /// Every pid in the cgroup and the cgroups below it (made by the container), sorted, read
@@ -470,11 +666,66 @@ impl Cgroup {
 }
 
 impl Layout {
-    /// The part of the `linux.resources` check that depends on the host: on a pure v2 host,
-    /// device rules other than deny-all and the defaults are refused
-    /// ([`CgroupError::DeviceRuleNeedsBpf`]), as [`Cgroup::apply`] would, but before anything
-    /// is created. Call after [`Cgroup::check_supported`].
-    pub fn check_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    /// The part of the `linux.resources` check that depends on the host, made before anything
+    /// is created: every controller a set field needs is mounted (a v1 hierarchy, or listed in
+    /// the cgroup2 root's cgroup.controllers), `unified` keys name controllers that are on
+    /// cgroup2 here; on a pure v2 host, device rules other than deny-all and the defaults are
+    /// refused ([`CgroupError::DeviceRuleNeedsBpf`]). Call after [`Cgroup::check`].
+    ///
+    /// # Errors
+    /// [`CgroupError::Unsupported`] naming the first field the host cannot apply.
+    pub fn check_resources(
+        &self,
+        resources: &LinuxResources,
+        pids_limit: Option<i64>,
+    ) -> Result<(), CgroupError> {
+        let request = Resources {
+            spec: resources,
+            pids_limit,
+        };
+        let v2_root = self.v2_root_controllers();
+        for (controller, field) in resources::needed(request) {
+            let on_v1 = self.v1_hierarchy(controller.v1()).is_some();
+            let on_v2 = controller
+                .v2()
+                .is_some_and(|name| v2_root.iter().any(|c| c == name));
+            if !on_v1 && !on_v2 {
+                let reason = match controller.v2() {
+                    None if self.kind() == LayoutKind::Unified => format!(
+                        "cgroup v2 has no {} controller (it exists only in cgroup v1); remove the field",
+                        controller.v1()
+                    ),
+                    _ => format!(
+                        "the {} controller is not mounted on this host (no v1 hierarchy has it{}); mount it or remove the field",
+                        controller.v1(),
+                        if self.unified().is_some() { ", and the cgroup2 root's cgroup.controllers does not list it" } else { "" }
+                    ),
+                };
+                return Err(CgroupError::Unsupported { field, reason });
+            }
+        }
+        if let Some(unified) = resources.unified().as_ref().filter(|u| !u.is_empty()) {
+            if self.unified().is_none() {
+                return Err(CgroupError::Unsupported {
+                    field: "linux.resources.unified".to_owned(),
+                    reason: "this host has no cgroup2 hierarchy mounted; unified keys are cgroup v2 interface files".to_owned(),
+                });
+            }
+            for key in resources::sorted_keys(unified) {
+                let controller = key.split('.').next().unwrap_or(key);
+                if controller != "cgroup" && !v2_root.iter().any(|c| c == controller) {
+                    let bound = if self.v1_hierarchy(controller).is_some() {
+                        " (on this hybrid host it is bound to a v1 hierarchy: use the v1 field of linux.resources instead)"
+                    } else {
+                        ""
+                    };
+                    return Err(CgroupError::Unsupported {
+                        field: format!("linux.resources.unified[{key:?}]"),
+                        reason: format!("the {controller} controller is not available on cgroup2 here{bound}; remove the key"),
+                    });
+                }
+            }
+        }
         let Some(devices) = resources.devices() else {
             return Ok(());
         };
@@ -483,6 +734,17 @@ impl Layout {
             v2::devices::check(&rules)?;
         }
         Ok(())
+    }
+}
+
+impl Layout {
+    /// The controllers the cgroup2 root offers (cgroup.controllers at its mount point), empty
+    /// without cgroup2 or when the file cannot be read.
+    fn v2_root_controllers(&self) -> Vec<String> {
+        self.unified()
+            .and_then(|h| std::fs::read_to_string(h.mount_point.join("cgroup.controllers")).ok())
+            .map(|t| t.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -535,8 +797,43 @@ impl Freezer {
     }
 }
 
-/// mkdir -p of `dir` below `root` (which must exist), recording each directory made,
-/// shallowest first. A directory that appears concurrently counts as pre-existing.
+/// Hand every controller down from the cgroup2 root to `dir`: in each ancestor from `root`
+/// (the mount point) to `dir`'s parent, write `+NAME` to cgroup.subtree_control for each
+/// controller its cgroup.controllers lists and its subtree_control lacks (runc enables all of
+/// them the same way, so `update` and `events --stats` find every controller later). A refusal
+/// (EBUSY: the ancestor has processes of its own, cgroup v2's no-internal-process rule) is
+/// logged; a limit that needs the missing controller then fails naming its field.
+fn enable_v2_controllers(dir: &Path, root: &Path) {
+    let Ok(below) = dir.strip_prefix(root) else {
+        return;
+    };
+    let mut ancestor = root.to_path_buf();
+    let components: Vec<_> = below.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        let available = match std::fs::read_to_string(ancestor.join("cgroup.controllers")) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::debug!("{}: {e}", ancestor.join("cgroup.controllers").display());
+                return;
+            }
+        };
+        let control = ancestor.join("cgroup.subtree_control");
+        let enabled = std::fs::read_to_string(&control).unwrap_or_default();
+        for name in available.split_whitespace() {
+            if enabled.split_whitespace().any(|e| e == name) {
+                continue;
+            }
+            if let Err(e) = write_file(&control, &format!("+{name}")) {
+                tracing::debug!("enabling {name}: {e}");
+            }
+        }
+        if i + 1 == components.len() {
+            break;
+        }
+        ancestor.push(component);
+    }
+}
+
 /// The directories from `root` (exclusive) down to `dir` that do not exist, top-down: what
 /// [`mkdir_p`] would create.
 fn missing_dirs(dir: &Path, root: &Path) -> Vec<PathBuf> {
@@ -553,6 +850,8 @@ fn missing_dirs(dir: &Path, root: &Path) -> Vec<PathBuf> {
     missing
 }
 
+/// mkdir -p of `dir` below `root` (which must exist), recording each directory made,
+/// shallowest first. A directory that appears concurrently counts as pre-existing.
 fn mkdir_p(dir: &Path, root: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let error = |source| CgroupError::Mkdir {
         path: dir.to_owned(),

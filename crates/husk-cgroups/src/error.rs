@@ -109,11 +109,64 @@ pub enum CgroupError {
         /// The part that did not parse.
         content: String,
     },
-    /// A `linux.resources` field husk cannot apply yet.
-    #[error("{field}: cgroup resource limits are not supported yet (only linux.resources.devices is); remove the field")]
-    Unsupported {
-        /// The JSON field, e.g. `linux.resources.memory.limit`.
+    /// A `linux.resources` value that is invalid whatever the host (a negative size other
+    /// than -1, swappiness above 100, a weight out of range...).
+    #[error("{field} {value}: {reason}")]
+    InvalidValue {
+        /// The JSON field, e.g. `linux.resources.memory.swappiness`.
         field: String,
+        /// The value as given.
+        value: String,
+        /// What is accepted.
+        reason: String,
+    },
+    /// A `linux.resources` field this host cannot apply: its controller is not mounted (v1)
+    /// or not available in the container's cgroup (v2), or the hierarchy it is bound to has no
+    /// such setting.
+    #[error("{field}: {reason}")]
+    Unsupported {
+        /// The JSON field, e.g. `linux.resources.network.classID`.
+        field: String,
+        /// Why, naming the controller or file missing and what to do.
+        reason: String,
+    },
+    /// The file that carries a `linux.resources` field does not exist in the container's
+    /// cgroup (the controller lacks that knob on this kernel or I/O scheduler).
+    #[error("{field}: this host has no {file} in the container's cgroup {dir} ({hint}); remove the field")]
+    MissingFile {
+        /// The JSON field.
+        field: String,
+        /// The file (or the alternatives tried, `blkio.weight or blkio.bfq.weight`).
+        file: String,
+        /// The container's cgroup directory.
+        dir: PathBuf,
+        /// Why it may be missing.
+        hint: &'static str,
+    },
+    /// The kernel refused a `linux.resources` value.
+    #[error("{field}: the kernel refused {value:?} in {path}: {source}")]
+    Limit {
+        /// The JSON field.
+        field: String,
+        /// The cgroup file written.
+        path: PathBuf,
+        /// The value written.
+        value: String,
+        /// The kernel's errno.
+        #[source]
+        source: io::Error,
+    },
+    /// `memory.checkBeforeUpdate`: the new limit is below what the container uses now.
+    #[error("{field} {limit}: below the container's current memory usage {usage} bytes ({path}), refused because memory.checkBeforeUpdate is true")]
+    BelowUsage {
+        /// The JSON field (`linux.resources.memory.limit`).
+        field: String,
+        /// The new limit (bytes).
+        limit: i64,
+        /// The current usage (bytes).
+        usage: u64,
+        /// The usage file read.
+        path: PathBuf,
     },
     /// A `linux.resources.devices[i]` entry is malformed.
     #[error("{field}: {reason}")]

@@ -4,10 +4,14 @@
 //!   /proc/self/cgroup, statfs of /sys/fs/cgroup); it is never assumed.
 //! - [`Cgroup`] is one container's cgroup: its directory in every hierarchy, created from
 //!   `linux.cgroupsPath` (runtime-spec config-linux.md), recorded in state.json, removed on
-//!   delete. It moves processes in, applies `linux.resources` (issue 2: the device rules),
-//!   lists and signals its processes, and says what the container's `cgroup` mount shows.
+//!   delete. It is the manager: it moves processes in, applies and updates `linux.resources`
+//!   (every controller through the hierarchy it is bound to on this host: a v1 hierarchy, or
+//!   cgroup2), lists and signals its processes, and says what the container's `cgroup` mount
+//!   shows.
 //! - [`convert`]: v1-style `linux.resources` values into cgroup v2 files (cpu.weight,
 //!   memory.swap.max, cpu.max, io.weight), as current runc and crun convert them.
+//! - `resources`: the host-independent checks of `linux.resources` and which controller each
+//!   field needs.
 //! - The per-controller logic lives in `v1/` and `v2/`, one file per controller, and every
 //!   path is derived from the mount points in [`Layout`], so the logic is tested against a
 //!   temp dir ([`Layout::from_parts_at`]).

@@ -291,7 +291,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     let linux = spec.linux().as_ref();
     let resources = linux.and_then(|l| l.resources().as_ref());
     if let Some(r) = resources {
-        husk_cgroups::Cgroup::check_supported(r, config.pids_limit)?;
+        for w in husk_cgroups::Cgroup::check(r, config.pids_limit)? {
+            warn!("{w}");
+        }
     }
     crate::rlimits::check(process.rlimits().as_deref().unwrap_or(&[]))?;
     let c = config.capabilities.clone().unwrap_or_default();
@@ -316,7 +318,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     let rootfs = config.rootfs(&bundle)?;
     let layout = husk_cgroups::Layout::detect()?;
     if let Some(r) = resources {
-        layout.check_resources(r)?;
+        layout.check_resources(r, config.pids_limit)?;
     }
     for kind in HookKind::ALL {
         hooks::check(&hook_list(&config, kind), kind)?;
@@ -366,7 +368,6 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     dir.write_state(&st)?;
     guard.cgroup = Some(cgroup.clone());
     cgroup.make()?;
-    cgroup.apply(resources)?;
 
     let listener = UnixListener::bind(dir.start_socket())
         .map_err(io(format!("bind {}", dir.start_socket().display())))?;
@@ -463,6 +464,19 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     }
 
     let mut pty_master = None;
+    // linux.resources are applied once the init exists and has set the container up, before
+    // the hooks and long before the user program (as runc does at procHooks/procReady): the
+    // runtime's own processes are not held to the container's limits (a pids.limit of 0 would
+    // stop the init from being cloned, a small memory limit could kill the setup), while every
+    // process of the container is.
+    let mut resources_applied = false;
+    let mut apply_resources = || -> Result<(), ContainerError> {
+        if !resources_applied {
+            cgroup.apply(resources, config.pids_limit)?;
+            resources_applied = true;
+        }
+        Ok(())
+    };
     loop {
         let (msg, mut fds) = parent_ch.recv::<ToParent>()?;
         match msg {
@@ -492,6 +506,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                 parent_ch.set_peer("init");
             }
             ToParent::CreateRuntimeHooks => {
+                apply_resources()?;
                 st.hooks.create_runtime_started = true;
                 guard.dir.as_ref().expect("held").write_state(&st)?;
                 let sj = state_json(&st, Status::Creating);
@@ -511,7 +526,10 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                 )?;
             }
             ToParent::PtyMaster => pty_master = fds.pop(),
-            ToParent::Ready => break,
+            ToParent::Ready => {
+                apply_resources()?;
+                break;
+            }
             ToParent::Failed(e) => return Err(e.into()),
         }
     }

@@ -16,7 +16,8 @@
 //!   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) is left out of `actions` and `supportedFlags`;
 //!   an architecture this host's libseccomp does not know is left out of `archs`.
 //! - `linux.cgroup`: the cgroupfs driver on v1 and v2 ([`husk_cgroups`]); no systemd driver;
-//!   `rdma` is whether [`husk_cgroups::Cgroup::check_supported`] accepts an rdma limit.
+//!   `rdma` is whether [`husk_cgroups::Cgroup::check`] accepts an rdma limit (the host may
+//!   still lack the controller: that is refused at create).
 //! - `linux.memoryPolicy`: every mode and flag of the config schema ([`crate::kernel`] maps each
 //!   to set_mempolicy(2)'s values). `linux.netDevices`: [`crate::netdev`].
 //!   `linux.intelRdt`: refused by [`crate::kernel`], so false.
@@ -200,7 +201,7 @@ fn rdma_supported() -> bool {
     let resources: Result<LinuxResources, _> = serde_json::from_value(serde_json::json!({
         "rdma": {"mlx5_1": {"hcaHandles": 1}}
     }));
-    resources.is_ok_and(|r| CgroupManager::check_supported(&r, None).is_ok())
+    resources.is_ok_and(|r| CgroupManager::check(&r, None).is_ok())
 }
 
 fn seccomp_features() -> Seccomp {
@@ -836,7 +837,7 @@ mod tests {
         let l = &d["linux"];
         assert_eq!(
             l["cgroup"],
-            json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false})
+            json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true})
         );
         assert_eq!(
             l["intelRdt"],

@@ -1,4 +1,7 @@
-//! The v1 cpuset controller. Issue 2 only needs its creation quirk: a new v1 cpuset cgroup
+//! The cpuset controller: `cpuset.cpus` and `cpuset.mems` (the same files in v1 and v2;
+//! kernel Documentation/admin-guide/cgroup-v1/cpusets.rst, cgroup-v2.rst "Cpuset").
+//!
+//! The v1 creation quirk: a new v1 cpuset cgroup
 //! starts with empty cpuset.cpus and cpuset.mems (unless the parent has
 //! cgroup.clone_children), and a process cannot join it (ENOSPC) until both are set
 //! (kernel Documentation/admin-guide/cgroup-v1/cpusets.rst). runc copies the parent's values
@@ -6,8 +9,27 @@
 
 use std::path::Path;
 
+use oci_spec::runtime::LinuxCpu;
+
 use crate::error::CgroupError;
-use crate::fs::{read_file, write_file};
+use crate::fs::{read_file, set, write_file};
+
+/// Write `linux.resources.cpu.cpus` and `.mems` (kernel list syntax, `0-3,5`) to `dir`.
+///
+/// # Errors
+/// [`CgroupError::Limit`] with the kernel's errno (EINVAL for a CPU or node the parent
+/// cgroup does not have).
+pub(crate) fn apply(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
+    for (file, field, value) in [
+        ("cpuset.cpus", "linux.resources.cpu.cpus", cpu.cpus()),
+        ("cpuset.mems", "linux.resources.cpu.mems", cpu.mems()),
+    ] {
+        if let Some(value) = value {
+            set(dir, file, value, field, "")?;
+        }
+    }
+    Ok(())
+}
 
 /// Copy cpuset.cpus and cpuset.mems from the parent of `dir` when they are empty in `dir`.
 /// Call on each new directory, shallowest first.
