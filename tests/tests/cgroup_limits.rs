@@ -270,3 +270,28 @@ fn deprecated_kernel_memory_is_ignored_with_a_warning() {
     }
     rt.delete(&b.id);
 }
+
+#[test]
+fn on_cgroup_v2_the_container_is_born_in_its_cgroup() {
+    if reference_lacks("runc 1.1.5 moves its init with a cgroup.procs write") {
+        return;
+    }
+    if host_lacks(
+        on_v1("memory"),
+        "clone3(CLONE_INTO_CGROUP) is used on pure cgroup v2 hosts (tests/v2vm.sh runs this)",
+    ) {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&["cat", "/proc/self/cgroup"]);
+    let out = rt.run_with(&b, &["--debug"]).ok();
+    assert!(
+        !out.stderr.contains("CLONE_INTO_CGROUP"),
+        "fell back to a cgroup.procs write: {}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stdout.trim(),
+        format!("0::/{}", cgroups::cgroups_path(&b.id))
+    );
+}

@@ -407,7 +407,31 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     };
     let lock_fd = guard.dir.as_ref().expect("held").lock_fd();
     let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
-    let inter = match husk_sys::fork().map_err(io("fork the intermediate process"))? {
+    // On a pure cgroup v2 host the intermediate is born in the container's cgroup (clone3 with
+    // CLONE_INTO_CGROUP, Linux 5.7): no migration, and not a moment outside it. Elsewhere, or
+    // when the kernel refuses, it is forked and moved in by a cgroup.procs write below.
+    let cgroup_dir = match cgroup.unified_dir() {
+        Some(dir) if cgroup.kind() == husk_cgroups::LayoutKind::Unified => std::fs::File::open(dir)
+            .map_err(|e| debug!("opening {} for CLONE_INTO_CGROUP: {e}", dir.display()))
+            .ok(),
+        _ => None,
+    };
+    let mut born_in_cgroup = false;
+    let forked = match &cgroup_dir {
+        Some(dir) => match husk_sys::fork_into_cgroup(dir.as_fd()) {
+            Ok(forked) => {
+                born_in_cgroup = true;
+                Ok(forked)
+            }
+            Err(e) => {
+                debug!("clone3(CLONE_INTO_CGROUP): {e}; forking and moving the process instead");
+                husk_sys::fork()
+            }
+        },
+        None => husk_sys::fork(),
+    };
+    drop(cgroup_dir);
+    let inter = match forked.map_err(io("fork the intermediate process"))? {
         husk_sys::Forked::Child => {
             drop(parent_ch);
             // The children never return (they exec or exit without unwinding), so the parent's
@@ -454,7 +478,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             }
         }
     }
-    cgroup.add_process(inter.as_raw())?;
+    if !born_in_cgroup {
+        cgroup.add_process(inter.as_raw())?;
+    }
     if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
         // The intermediate failed already: its reason is queued on the channel.
         return Err(match parent_ch.recv::<ToParent>() {
