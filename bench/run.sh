@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side start-up benchmark: `runc run`, `husk-runtime run` (same bundle: a busybox
-# rootfs, /bin/true, terminal false, no linux.resources) and `husk run <rootfs> /bin/true`, in
-# ONE hyperfine run; then the ratio husk-runtime/runc and each one's peak RSS
-# (/usr/bin/time -v, "Maximum resident set size"). Exits non-zero if any of them fails.
+# rootfs, /bin/true, terminal false, no linux.resources) and `husk run <rootfs> /bin/true`, and
+# both runtimes again on that bundle with memory, cpu and pids limits, in ONE hyperfine run;
+# then the ratios husk-runtime/runc and each one's peak RSS (/usr/bin/time -v, "Maximum
+# resident set size"). Exits non-zero if any of them fails.
 # Needs root, busybox-static, runc, hyperfine and time (Debian packages). See bench/README.md.
 set -euo pipefail
 
@@ -59,6 +60,20 @@ c["process"]["args"] = ["/bin/true"]
 c["root"] = {"path": rootfs, "readonly": True}
 json.dump(c, open(path, "w"), indent=1)
 PY
+# The same bundle with limits (memory, cpu shares and quota, pids): what a container engine
+# usually sets, so the cost of applying linux.resources is timed too.
+bundle_limits=$work/bundle-limits
+mkdir -p "$bundle_limits"
+python3 - "$bundle/config.json" "$bundle_limits/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"].setdefault("resources", {}).update({
+    "memory": {"limit": 268435456},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+    "pids": {"limit": 100},
+})
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
 
 # One iteration = one command line; a fresh container id each time ($$ of the wrapper plus a
 # counter is unique), each runtime with its own --root.
@@ -68,13 +83,15 @@ cat >"$work/one" <<SH
 case "\$1" in
   runc) exec "$runc_bin" --root "$work/root-runc" run --bundle "$bundle" "b\$\$" ;;
   husk-runtime) exec "$husk_runtime" --root "$work/root-husk-runtime" run --bundle "$bundle" "b\$\$" ;;
+  runc-limits) exec "$runc_bin" --root "$work/root-runc" run --bundle "$bundle_limits" "l\$\$" ;;
+  husk-runtime-limits) exec "$husk_runtime" --root "$work/root-husk-runtime" run --bundle "$bundle_limits" "l\$\$" ;;
   husk) exec "$husk" run "$rootfs" /bin/true ;;
 esac
 SH
 chmod +x "$work/one"
 
 # Each must work once before it is timed (hyperfine also stops on a non-zero exit).
-for kind in runc husk-runtime husk; do
+for kind in runc husk-runtime husk runc-limits husk-runtime-limits; do
     if ! "$work/one" "$kind" >"$work/check-$kind.log" 2>&1; then
         echo "bench: $kind failed on the bench bundle:" >&2
         cat "$work/check-$kind.log" >&2
@@ -85,12 +102,16 @@ done
 hyperfine -N --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
     -n "runc run" "$work/one runc" \
     -n "husk-runtime run" "$work/one husk-runtime" \
-    -n "husk run" "$work/one husk"
+    -n "husk run" "$work/one husk" \
+    -n "runc run, limits" "$work/one runc-limits" \
+    -n "husk-runtime run, limits" "$work/one husk-runtime-limits"
 
 mean() { awk -F, -v name="$1" '$1 == name { print $2 }' "$work/times.csv"; }
 runc_s=$(mean "runc run")
 husk_runtime_s=$(mean "husk-runtime run")
 husk_s=$(mean "husk run")
+runc_limits_s=$(mean "runc run, limits")
+husk_runtime_limits_s=$(mean "husk-runtime run, limits")
 
 peak_rss() {
     /usr/bin/time -v "$work/one" "$1" 2>&1 >/dev/null |
@@ -98,12 +119,15 @@ peak_rss() {
 }
 
 echo
-printf '%-18s %10s %14s\n' "" "mean (ms)" "peak RSS (kB)"
-for kind in runc husk-runtime husk; do
+printf '%-24s %10s %14s\n' "" "mean (ms)" "peak RSS (kB)"
+for kind in runc husk-runtime husk runc-limits husk-runtime-limits; do
     case $kind in
         runc) s=$runc_s ;; husk-runtime) s=$husk_runtime_s ;; husk) s=$husk_s ;;
+        runc-limits) s=$runc_limits_s ;; husk-runtime-limits) s=$husk_runtime_limits_s ;;
     esac
-    printf '%-18s %10.2f %14s\n' "$kind run" "$(awk -v s="$s" 'BEGIN { print s * 1000 }')" "$(peak_rss "$kind")"
+    printf '%-24s %10.2f %14s\n' "$kind run" "$(awk -v s="$s" 'BEGIN { print s * 1000 }')" "$(peak_rss "$kind")"
 done
 awk -v h="$husk_runtime_s" -v r="$runc_s" \
     'BEGIN { printf "\nhusk-runtime/runc time ratio: %.2f (target <= 0.5)\n", h / r }'
+awk -v h="$husk_runtime_limits_s" -v r="$runc_limits_s" \
+    'BEGIN { printf "with limits: %.2f\n", h / r }'

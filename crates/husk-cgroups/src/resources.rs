@@ -89,8 +89,14 @@ pub(crate) fn needed(r: Resources<'_>) -> Vec<(Controller, String)> {
     };
     if let Some(cpu) = r.spec.cpu() {
         if let Some(f) = first_set(&[
-            ("cpus", cpu.cpus().is_some()),
-            ("mems", cpu.mems().is_some()),
+            (
+                "cpus",
+                cpu.cpus().as_ref().is_some_and(|c| !c.trim().is_empty()),
+            ),
+            (
+                "mems",
+                cpu.mems().as_ref().is_some_and(|m| !m.trim().is_empty()),
+            ),
         ]) {
             need(Controller::Cpuset, format!("{PREFIX}.cpu.{f}"));
         }

@@ -14,7 +14,8 @@ use oci_spec::runtime::LinuxCpu;
 use crate::error::CgroupError;
 use crate::fs::{read_file, set, write_file};
 
-/// Write `linux.resources.cpu.cpus` and `.mems` (kernel list syntax, `0-3,5`) to `dir`.
+/// Write `linux.resources.cpu.cpus` and `.mems` (kernel list syntax, `0-3,5`) to `dir`; an
+/// empty string is unset.
 ///
 /// # Errors
 /// [`CgroupError::Limit`] with the kernel's errno (EINVAL for a CPU or node the parent
@@ -24,7 +25,9 @@ pub(crate) fn apply(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
         ("cpuset.cpus", "linux.resources.cpu.cpus", cpu.cpus()),
         ("cpuset.mems", "linux.resources.cpu.mems", cpu.mems()),
     ] {
-        if let Some(value) = value {
+        // An empty list would leave the cgroup without CPUs or nodes: "" means unset, as in
+        // runc.
+        if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
             set(dir, file, value, field, "")?;
         }
     }
@@ -64,6 +67,21 @@ pub(crate) fn inherit_from_parent(dir: &Path) -> Result<(), CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_written_and_empty_ones_are_unset() {
+        let tmp = tempfile::tempdir().unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            std::fs::write(tmp.path().join(f), "0-1").unwrap();
+        }
+        let cpu: LinuxCpu = serde_json::from_str(r#"{"cpus":"1","mems":""}"#).unwrap();
+        apply(tmp.path(), &cpu).unwrap();
+        let read = |f: &str| std::fs::read_to_string(tmp.path().join(f)).unwrap();
+        assert_eq!(
+            (read("cpuset.cpus"), read("cpuset.mems")),
+            ("1".into(), "0-1".into())
+        );
+    }
 
     #[test]
     fn empty_values_are_copied_and_set_ones_kept() {

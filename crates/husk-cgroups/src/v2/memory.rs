@@ -7,7 +7,7 @@ use oci_spec::runtime::LinuxMemory;
 
 use crate::convert::{swap_max, SwapMax};
 use crate::error::CgroupError;
-use crate::fs::{read_u64, set};
+use crate::fs::{read_file, read_u64, set};
 
 const F: &str = "linux.resources.memory";
 
@@ -16,7 +16,8 @@ const F: &str = "linux.resources.memory";
 /// ([`swap_max`]). cgroup v2 has no per-cgroup swappiness, no OOM-killer switch and is always
 /// hierarchical: `swappiness`, `disableOOMKiller` and `useHierarchy: false` are ignored with a
 /// warning, as runc ignores them. With `update` and `checkBeforeUpdate`, a limit below
-/// memory.current is refused.
+/// memory.current is refused; an `update` of swap alone converts it against the memory.max in
+/// force.
 ///
 /// # Errors
 /// [`CgroupError::InvalidValue`] for a swap the conversion cannot express,
@@ -38,7 +39,14 @@ pub(crate) fn apply(dir: &Path, memory: &LinuxMemory, update: bool) -> Result<()
             }
         }
     }
-    let swap = swap_max(memory.swap(), memory.limit()).map_err(|e| CgroupError::InvalidValue {
+    // `update` with a new swap total and no new limit: the total is over the limit in force
+    // (runc #4357 does the same).
+    let mut limit_for_swap = memory.limit();
+    if update && limit.is_none() && memory.swap().is_some_and(|s| s > 0) {
+        let current = read_file(&dir.join("memory.max"))?;
+        limit_for_swap = current.trim().parse().ok();
+    }
+    let swap = swap_max(memory.swap(), limit_for_swap).map_err(|e| CgroupError::InvalidValue {
         field: format!("{F}.swap"),
         value: memory.swap().unwrap_or(0).to_string(),
         reason: e.to_string(),
@@ -128,6 +136,15 @@ mod tests {
                 .starts_with("linux.resources.memory.swap 1048576:"),
             "{err}"
         );
+        // update: swap alone is taken over the limit in force.
+        std::fs::write(d.join("memory.max"), "1048576\n").unwrap();
+        apply(
+            d,
+            &serde_json::from_str(r#"{"swap":4194304}"#).unwrap(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(read("memory.swap.max"), "3145728");
         let low = serde_json::from_str(r#"{"limit":4096,"checkBeforeUpdate":true}"#).unwrap();
         assert!(matches!(
             apply(d, &low, true).unwrap_err(),
