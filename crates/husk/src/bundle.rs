@@ -13,6 +13,7 @@ use oci_spec::runtime::Mount;
 use serde_json::{json, Value};
 
 use crate::cli::NetworkMode;
+use crate::resources::Resources;
 
 /// The runtime-spec version husk writes.
 pub const OCI_VERSION: &str = "1.3.0";
@@ -104,6 +105,8 @@ pub struct BundleConfig {
     pub extra_mounts: Vec<Mount>,
     /// `linux.cgroupsPath` (None: the runtime's default, named after the id).
     pub cgroups_path: Option<String>,
+    /// `linux.resources` and `linux.devices` (--memory, --cpus, --device, ...).
+    pub resources: Resources,
 }
 
 /// A bind mount of `source` at `destination`: `rbind`, then `ro` if `read_only`, then `extra`.
@@ -232,6 +235,13 @@ pub fn config(c: &BundleConfig) -> Value {
     if let Some(p) = &c.cgroups_path {
         v["linux"]["cgroupsPath"] = json!(p);
     }
+    if let Some(r) = c.resources.linux_resources() {
+        v["linux"]["resources"] = r;
+    }
+    let devices = c.resources.linux_devices();
+    if !devices.is_empty() {
+        v["linux"]["devices"] = Value::Array(devices);
+    }
     v
 }
 
@@ -270,6 +280,7 @@ mod tests {
             cgroups_path: None,
             readonly_root: false,
             extra_mounts: vec![],
+            resources: Resources::default(),
         }
     }
 
@@ -296,6 +307,8 @@ mod tests {
         assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount", "cgroup"]);
         assert!(v["linux"]["namespaces"][0].get("path").is_none());
         assert!(v["linux"].get("cgroupsPath").is_none());
+        assert!(v["linux"].get("resources").is_none());
+        assert!(v["linux"].get("devices").is_none());
         assert_eq!(strings(&v["linux"]["maskedPaths"]).len(), 12);
         assert!(strings(&v["linux"]["maskedPaths"]).contains(&"/proc/kcore"));
         assert_eq!(
@@ -416,6 +429,48 @@ mod tests {
         let caps = process.capabilities().as_ref().unwrap();
         assert_eq!(caps.bounding().as_ref().unwrap().len(), 14);
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 7);
+    }
+
+    #[test]
+    fn resources_and_devices_go_under_linux() {
+        use crate::resources::{Device, DeviceNode, DeviceType};
+        let mut c = sample();
+        c.resources = Resources {
+            memory: Some(64 << 20),
+            pids_limit: Some(0),
+            devices: vec![Device {
+                container: "/dev/mynull".into(),
+                node: DeviceNode {
+                    kind: DeviceType::Char,
+                    major: 1,
+                    minor: 3,
+                    file_mode: 0o666,
+                    uid: 0,
+                    gid: 0,
+                },
+                perms: "rwm".into(),
+            }],
+            ..Resources::default()
+        };
+        let v = config(&c);
+        assert_eq!(
+            v["linux"]["resources"],
+            json!({
+                "memory": {"limit": 64 << 20},
+                "pids": {"limit": 0},
+                "devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}],
+            })
+        );
+        assert_eq!(
+            v["linux"]["devices"],
+            json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+                    "fileMode": 0o666, "uid": 0, "gid": 0}])
+        );
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(linux.devices().as_ref().unwrap().len(), 1);
+        let r = linux.resources().as_ref().unwrap();
+        assert_eq!(r.memory().as_ref().unwrap().limit(), Some(64 << 20));
     }
 
     #[test]

@@ -20,6 +20,8 @@ Examples:
   husk run ./alpine-minirootfs.tar.gz    a tarball, unpacked once into a cache
   husk run -e FOO=bar -w /tmp -u 1000:1000 host id
   husk run -v ./data:/data:ro --name web --network host ./rootfs /bin/httpd -f
+  husk run -m 512m --cpus 1.5 --pids-limit 100 ./rootfs sh
+  husk run --device /dev/fuse --device /dev/sdb:/dev/xvdb:r ./rootfs sh
 
 SOURCE is a root filesystem directory, a tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst), or the
 word `host`. A path is anything that contains `/`, starts with `.`, or exists (write ./host for a
@@ -102,6 +104,33 @@ pub struct RunArgs {
     /// the container's cgroup is PARENT/NAME. Default: NAME below husk's own cgroup.
     #[arg(long, value_name = "PATH")]
     pub cgroup_parent: Option<String>,
+    /// Memory limit: bytes with an optional unit b, k, m, g (512m, 1g); at least 6m, 0 = none.
+    #[arg(short = 'm', long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (docker's meaning; needs --memory): a size as --memory, or -1
+    /// for unlimited swap. Default with --memory: twice --memory where the kernel accounts
+    /// swap.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU time limit in CPUs (1.5 = 150 ms per 100 ms period); 0.01 up to the host's CPUs.
+    #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// Relative CPU weight, 2 to 262144 (default 1024).
+    #[arg(short = 'c', long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_shares: Option<String>,
+    /// The CPUs the container may run on: a list such as 0-3 or 0,2.
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Maximum number of processes; 0 is a limit of zero (runtime-spec v1.3), -1 unlimited.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Relative block I/O weight, 10 to 1000.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// Give the container a host device: HOST, HOST:CONTAINER or HOST:CONTAINER:PERMS, with
+    /// PERMS a combination of r, w, m (default rwm); CONTAINER defaults to HOST.
+    #[arg(long = "device", value_name = "HOST[:CTR[:PERMS]]")]
+    pub devices: Vec<String>,
     /// The network: `none` (loopback only, the default) or `host`.
     #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
     pub network: NetworkMode,
@@ -207,6 +236,49 @@ mod tests {
             .to_string();
         assert!(help.contains("Examples:") && help.contains("husk run -it ./alpine-rootfs sh"));
         assert!(help.contains("125 when husk itself failed"));
+    }
+
+    #[test]
+    fn resource_options_keep_their_text_for_the_resources_module() {
+        let r = run_args(&[
+            "run",
+            "-m",
+            "512m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "1.5",
+            "-c",
+            "512",
+            "--cpuset-cpus",
+            "0-1",
+            "--pids-limit",
+            "-1",
+            "--blkio-weight",
+            "300",
+            "--device",
+            "/dev/null:/dev/mynull",
+            "--device",
+            "/dev/zero",
+            "host",
+        ]);
+        assert_eq!(r.memory.as_deref(), Some("512m"));
+        assert_eq!(r.memory_swap.as_deref(), Some("-1"));
+        assert_eq!(r.cpus.as_deref(), Some("1.5"));
+        assert_eq!(r.cpu_shares.as_deref(), Some("512"));
+        assert_eq!(r.cpuset_cpus.as_deref(), Some("0-1"));
+        assert_eq!(r.pids_limit.as_deref(), Some("-1"));
+        assert_eq!(r.blkio_weight.as_deref(), Some("300"));
+        assert_eq!(r.devices, ["/dev/null:/dev/mynull", "/dev/zero"]);
+        assert_eq!(r.source, "host");
+        // A negative value reaches husk's own check (which names the accepted form) instead
+        // of being taken for an option.
+        assert_eq!(
+            run_args(&["run", "--memory", "-5", "host"])
+                .memory
+                .as_deref(),
+            Some("-5")
+        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //!
 //! Modules, one concern each: [`cli`] (arguments), [`source`] (the SOURCE grammar), [`unpack`]
 //! (tarballs and their cache), [`overlay`] (the per-container overlay), [`hostroot`] (the `host`
-//! source), [`bundle`] (config.json), [`volume`], [`user`], [`envvars`], [`name`] (option
-//! parsing), [`record`] (husk's record of each container and the data root's layout), [`run`]
-//! (the verb and the monitor role). main.rs only parses, dispatches and maps errors to exit
-//! statuses.
+//! source), [`bundle`] (config.json), [`volume`], [`user`], [`envvars`], [`name`],
+//! [`resources`] (option parsing), [`record`] (husk's record of each container and the data
+//! root's layout), [`run`] (the verb and the monitor role). main.rs only parses, dispatches
+//! and maps errors to exit statuses.
 
 // Tests may unwrap (the project's rule); production code may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -19,6 +19,7 @@ pub mod hostroot;
 pub mod name;
 pub mod overlay;
 pub mod record;
+pub mod resources;
 pub mod run;
 pub mod source;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! and waits for the container's exit status.
 //!
 //! The steps, each owned by its module: check the options (`name`, `volume`, `user`,
-//! `envvars`), resolve SOURCE (`source`), unpack a tarball into the cache (`unpack`), take the
+//! `envvars`, `resources`), resolve SOURCE (`source`), unpack a tarball into the cache (`unpack`), take the
 //! container's directory and write its record (`record`), make its root filesystem (`overlay`
 //! or `hostroot`), write config.json (`bundle`), then become the *monitor* and call
 //! `husk_container::container::run`. Every resource is a guard (the container directory, the
@@ -23,6 +23,7 @@ use crate::overlay::{OverlayError, OverlayMount};
 use crate::record::{
     now_rfc3339, ContainerDir, DataRoot, Record, RecordError, RecordSource, RecordStatus,
 };
+use crate::resources::{LiveHost, ResourceArgs, ResourceError, Resources};
 use crate::source::{self, Source, SourceError};
 use crate::unpack::{RootfsCache, UnpackError, UnpackOptions};
 use crate::user::{self, UserError};
@@ -79,6 +80,9 @@ pub enum RunError {
     /// -e.
     #[error(transparent)]
     Env(#[from] EnvError),
+    /// --memory, --cpus, --pids-limit, --device and the other resource options.
+    #[error(transparent)]
+    Resources(#[from] ResourceError),
     /// config.json.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -156,6 +160,8 @@ pub struct Plan {
     pub volumes: Vec<volume::Volume>,
     /// The resolved SOURCE.
     pub source: Source,
+    /// The resource options and devices, checked against the host.
+    pub resources: Resources,
 }
 
 impl Plan {
@@ -190,6 +196,7 @@ impl Plan {
             .iter()
             .map(|v| volume::resolve(v))
             .collect::<Result<Vec<_>, _>>()?;
+        let resources = Resources::from_args(&resource_args(args), &LiveHost)?;
         let source = source::from_word(&args.source)?;
         Ok(Self {
             name,
@@ -199,7 +206,22 @@ impl Plan {
             env,
             volumes,
             source,
+            resources,
         })
+    }
+}
+
+/// The resource options of `args`, as given.
+fn resource_args(args: &RunArgs) -> ResourceArgs<'_> {
+    ResourceArgs {
+        memory: args.memory.as_deref(),
+        memory_swap: args.memory_swap.as_deref(),
+        cpus: args.cpus.as_deref(),
+        cpu_shares: args.cpu_shares.as_deref(),
+        cpuset_cpus: args.cpuset_cpus.as_deref(),
+        pids_limit: args.pids_limit.as_deref(),
+        blkio_weight: args.blkio_weight.as_deref(),
+        devices: &args.devices,
     }
 }
 
@@ -279,6 +301,7 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         readonly_root: args.read_only,
         extra_mounts: mounts,
         cgroups_path: cgroups_path(args.cgroup_parent.as_deref(), &plan.name)?,
+        resources: plan.resources.clone(),
     });
     let bundle_dir = paths.bundle();
     bundle::write_config(&bundle_dir, &config)?;
