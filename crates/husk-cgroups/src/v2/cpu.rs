@@ -12,8 +12,8 @@ use crate::fs::{read_file, set};
 const F: &str = "linux.resources.cpu";
 
 /// Apply `cpu` to the v2 cgroup `dir`: shares converted to cpu.weight
-/// ([`shares_to_weight`]), quota and period to cpu.max ([`cpu_max`]; a period alone keeps
-/// the quota cpu.max has now), burst to cpu.max.burst, idle to cpu.idle.
+/// ([`shares_to_weight`]), quota and period to cpu.max ([`cpu_max`]; the one of the two not
+/// given keeps the value cpu.max has now), burst to cpu.max.burst, idle to cpu.idle.
 ///
 /// # Errors
 /// [`CgroupError::Unsupported`] for realtimeRuntime/realtimePeriod (cgroup v2 has no
@@ -47,15 +47,22 @@ pub(crate) fn apply(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
     }
     let quota = cpu.quota().filter(|v| *v != 0);
     let period = cpu.period().filter(|v| *v != 0);
-    if let Some(mut value) = cpu_max(quota, period) {
-        if quota.is_none() {
-            // Only a period: keep the quota that is there (cpu.max is "QUOTA PERIOD").
-            let current = read_file(&dir.join("cpu.max")).unwrap_or_default();
-            let current_quota = current.split_whitespace().next().unwrap_or("max");
-            value = format!("{current_quota} {}", period.unwrap_or(100_000));
-        }
+    if quota.is_some() || period.is_some() {
+        // cpu.max holds both ("QUOTA PERIOD"): the one not given keeps the value in force
+        // (runc #2456: `update --cpu-quota` alone keeps the period), as v1's separate files do.
+        let current = read_file(&dir.join("cpu.max")).unwrap_or_default();
+        let mut fields = current.split_whitespace();
+        let current_quota = fields.next().unwrap_or("max").to_owned();
+        let current_period = fields.next().and_then(|p| p.parse().ok());
+        let value = match (quota, period) {
+            (Some(_), _) => cpu_max(quota, period.or(current_period)),
+            (None, Some(p)) => Some(format!("{current_quota} {p}")),
+            (None, None) => None,
+        };
         let field = if quota.is_some() { "quota" } else { "period" };
-        set(dir, "cpu.max", &value, &format!("{F}.{field}"), "")?;
+        if let Some(value) = value {
+            set(dir, "cpu.max", &value, &format!("{F}.{field}"), "")?;
+        }
     }
     if let Some(burst) = cpu.burst() {
         set(
@@ -103,8 +110,11 @@ mod tests {
         // A period alone keeps the quota.
         apply(d, &serde_json::from_str(r#"{"period":50000}"#).unwrap()).unwrap();
         assert_eq!(read("cpu.max"), "50000 50000");
+        // A quota alone keeps the period (runc #2456).
         apply(d, &serde_json::from_str(r#"{"quota":-1}"#).unwrap()).unwrap();
-        assert_eq!(read("cpu.max"), "max 100000");
+        assert_eq!(read("cpu.max"), "max 50000");
+        apply(d, &serde_json::from_str(r#"{"quota":20000}"#).unwrap()).unwrap();
+        assert_eq!(read("cpu.max"), "20000 50000");
         let err = apply(
             d,
             &serde_json::from_str(r#"{"realtimeRuntime":950000}"#).unwrap(),
