@@ -738,3 +738,27 @@ fn a_directory_bound_onto_a_file_says_so() {
     ]);
     rt.assert_left_nothing(&b);
 }
+
+/// `linux.resources.unified` writes raw cgroup v2 files: `cgroup.procs` there would pull any
+/// host process (here a sleeper of the test's; pid 1 in an attack) into the container's cgroup,
+/// where the container's limits, freezer and `kill --all` reach it.
+#[test]
+fn a_unified_key_cannot_pull_a_host_process_into_the_container() {
+    if reference_lacks("runc 1.1.5 writes any unified key it is given") {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let before = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let mut b = Bundle::busybox(&["true"]);
+    b.set("/linux/resources/unified", json!({"cgroup.procs": pid}));
+    let out = rt.create_with(&b, &b.id, &[]);
+    let after = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    out.failed()
+        .stderr_mentions(&["linux.resources.unified", "cgroup.procs"]);
+    assert_eq!(before, after, "the host process was moved");
+    rt.assert_left_nothing(&b);
+}

@@ -77,6 +77,10 @@ impl Controller {
 
 const PREFIX: &str = "linux.resources";
 
+/// The core interface files (`cgroup.*`, cgroup-v2.rst "Core Interface Files") a `unified` key
+/// may write: the ones that limit the cgroup.
+const UNIFIED_CORE_LIMITS: [&str; 3] = ["max.depth", "max.descendants", "pressure"];
+
 /// The controllers the set fields of `r` need, each with the JSON name of its first set field
 /// (for the error when the host lacks it), in [`Controller::ALL`] order. `devices` and
 /// `unified` are not listed: they are checked on their own.
@@ -369,6 +373,39 @@ pub(crate) fn check(r: Resources<'_>) -> Result<Vec<String>, CgroupError> {
                     "a unified key is the name of a cgroup v2 interface file such as \"memory.high\"",
                 ));
             }
+            // The core files move processes (cgroup.procs would pull any host process into the
+            // container's cgroup), kill them, freeze them or change what the cgroup is: none
+            // is a limit. Only the core files that are limits are accepted.
+            if let Some(core) = key.strip_prefix("cgroup.") {
+                if !UNIFIED_CORE_LIMITS.contains(&core) {
+                    return Err(invalid(
+                        format!("{PREFIX}.unified"),
+                        format!("{key:?}"),
+                        "of the core cgroup.* files only cgroup.max.depth, cgroup.max.descendants and cgroup.pressure are limits; the others move, kill or freeze processes or change the cgroup's type and are not accepted",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(priorities) = r
+        .spec
+        .network()
+        .as_ref()
+        .and_then(|n| n.priorities().as_ref())
+    {
+        for (i, p) in priorities.iter().enumerate() {
+            let name = p.name();
+            // IFNAMSIZ is 16 with the NUL; one word, as net_prio.ifpriomap parses it.
+            if name.is_empty()
+                || name.len() > 15
+                || name.contains(|c: char| c.is_whitespace() || c == '/')
+            {
+                return Err(invalid(
+                    format!("{PREFIX}.network.priorities[{i}].name"),
+                    format!("{name:?}"),
+                    "an interface name is 1 to 15 bytes without spaces or '/'",
+                ));
+            }
         }
     }
     if let Some(devices) = r.spec.devices() {
@@ -474,6 +511,18 @@ mod tests {
                 "linux.resources.unified \"../memory.max\":",
             ),
             (
+                r#"{"unified":{"cgroup.procs":"1"}}"#,
+                "linux.resources.unified \"cgroup.procs\":",
+            ),
+            (
+                r#"{"unified":{"cgroup.subtree_control":"+memory"}}"#,
+                "linux.resources.unified \"cgroup.subtree_control\":",
+            ),
+            (
+                r#"{"network":{"priorities":[{"name":"eth0 5\nlo","priority":1}]}}"#,
+                "linux.resources.network.priorities[0].name \"eth0 5\\nlo\":",
+            ),
+            (
                 r#"{"devices":[{"allow":true,"type":"p"}]}"#,
                 "linux.resources.devices[0].type",
             ),
@@ -491,6 +540,12 @@ mod tests {
         for pids in [None, Some(-1), Some(0), Some(100)] {
             assert!(check_json("{}", pids).unwrap().is_empty());
         }
+        assert!(check_json(
+            r#"{"unified":{"cgroup.max.depth":"3","memory.high":"1M"},
+                "network":{"priorities":[{"name":"eth0","priority":1}]}}"#,
+            None
+        )
+        .is_ok());
         let warnings = check_json(
             r#"{"memory":{"limit":-1,"swap":-1,"kernel":1048576,"kernelTCP":1048576},
                 "cpu":{"quota":-1,"idle":1},"blockIO":{"weight":10},
