@@ -243,9 +243,10 @@ impl Cgroup {
     /// urandom, 136:*, ptmx, tun; runc 1.1's list plus console). Without `resources` or
     /// without `devices`, the container still gets deny-all plus the defaults.
     ///
-    /// Pure v2: device rules need a BPF_CGROUP_DEVICE program, which husk does not load yet.
-    /// Deny-all and the default rules are skipped (tracing debug); any other rule is refused
-    /// with [`CgroupError::DeviceRuleNeedsBpf`] naming `linux.resources.devices[i]`.
+    /// Pure v2: the same rules compiled into a BPF_CGROUP_DEVICE program, attached to the
+    /// container's cgroup directory; a second apply replaces the program husk attached before
+    /// in one step (see `v2/devices.rs` for the semantics and the programs left alone).
+    /// Errors: [`CgroupError::BpfLoad`] (with the verifier log), [`CgroupError::BpfAttach`].
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
         self.check_paths()?;
         let rules = match resources.and_then(|r| r.devices().as_ref()) {
@@ -254,8 +255,8 @@ impl Cgroup {
         };
         if let Some(dir) = self.dir(CgroupVersion::V1, Some("devices")) {
             v1::devices::apply(&dir.path, &rules)
-        } else if self.dir(CgroupVersion::V2, None).is_some() {
-            v2::devices::apply(&rules)
+        } else if let Some(dir) = self.dir(CgroupVersion::V2, None) {
+            v2::devices::apply(&dir.path, &rules)
         } else if rules
             .iter()
             .all(|r| r.is_deny_all() || default_allowed().contains(r))
@@ -471,8 +472,8 @@ impl Cgroup {
 
 impl Layout {
     /// The part of the `linux.resources` check that depends on the host: on a pure v2 host,
-    /// device rules other than deny-all and the defaults are refused
-    /// ([`CgroupError::DeviceRuleNeedsBpf`]), as [`Cgroup::apply`] would, but before anything
+    /// device numbers the eBPF device program cannot hold (above 2^32-1) are refused
+    /// ([`CgroupError::InvalidDeviceRule`]), as [`Cgroup::apply`] would, but before anything
     /// is created. Call after [`Cgroup::check_supported`].
     pub fn check_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let Some(devices) = resources.devices() else {
