@@ -125,9 +125,10 @@ pub enum CgroupError {
     },
     /// The kernel refused the cgroup v2 device program husk made from the device rules
     /// (bpf(2) BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program).
-    #[error("linux.resources.devices: loading the cgroup v2 device program (bpf BPF_PROG_LOAD) failed: {source} (EPERM: the runtime needs CAP_BPF or CAP_SYS_ADMIN, and before Linux 5.11 enough RLIMIT_MEMLOCK); verifier log: {log:?}")]
+    #[error("linux.resources.devices: loading the cgroup v2 device program (bpf BPF_PROG_LOAD) failed: {source} (EPERM: the runtime needs CAP_BPF or CAP_SYS_ADMIN, and before Linux 5.11 enough RLIMIT_MEMLOCK; E2BIG: more device rules than this kernel's verifier takes, about 8000 on Linux 5.2 and later); verifier log: {log:?}")]
     BpfLoad {
-        /// What the kernel's verifier wrote (empty when it refused before verifying).
+        /// The last lines of what the kernel's verifier wrote (empty when it refused before
+        /// verifying).
         log: String,
         /// The errno.
         #[source]

@@ -364,7 +364,20 @@ fn v2_device_program_is_enforced_and_replaced() {
         cg.destroy().unwrap();
         return;
     };
-    let nodes = tempfile::tempdir().unwrap();
+    // Device nodes need a filesystem mounted without nodev: the temp dir, else /dev (the v2
+    // guest's /tmp is nodev).
+    let usable = |p: &std::path::Path| {
+        nix::sys::statvfs::statvfs(p)
+            .is_ok_and(|s| !s.flags().contains(nix::sys::statvfs::FsFlags::ST_NODEV))
+    };
+    let base = [std::env::temp_dir(), PathBuf::from("/dev")]
+        .into_iter()
+        .find(|p| usable(p))
+        .unwrap();
+    let nodes = tempfile::Builder::new()
+        .prefix("husk-test-devices")
+        .tempdir_in(base)
+        .unwrap();
     for (name, major, minor) in NODES {
         nix::sys::stat::mknod(
             &nodes.path().join(name),
@@ -453,4 +466,30 @@ fn v2_device_program_is_enforced_and_replaced() {
         ]
     );
     cg.destroy().unwrap();
+}
+
+/// The verifier takes a long rule list (every rule branches to the next, which could make its
+/// path exploration blow up): 2000 rules of every shape load.
+#[test]
+fn a_long_device_rule_list_loads() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("a_long_device_rule_list_loads: not run, bpf(2) needs root");
+        return;
+    }
+    let rules: Vec<crate::DeviceRule> = (0..2000u64)
+        .map(|i| crate::DeviceRule {
+            allow: i % 3 != 0,
+            kind: if i % 2 == 0 {
+                crate::DeviceKind::Char
+            } else {
+                crate::DeviceKind::Block
+            },
+            major: (i % 5 != 0).then_some(i % 300),
+            minor: (i % 7 != 0).then_some(i),
+            access: ["r", "w", "m", "rw", "rwm"][(i % 5) as usize].to_owned(),
+        })
+        .collect();
+    let prog = crate::v2::devices::program(&rules);
+    assert!(prog.len() > 10_000, "{}", prog.len());
+    husk_sys::bpf::prog_load_cgroup_device(&prog, "husk_test_long", c"Apache-2.0").unwrap();
 }

@@ -70,8 +70,12 @@ pub mod op {
     /// Source: the register `src`.
     pub const X: u8 = 0x08;
 
+    /// ALU: `dst |= src`.
+    pub const OR: u8 = 0x40;
     /// ALU: `dst &= src`.
     pub const AND: u8 = 0x50;
+    /// ALU: `dst ^= src`.
+    pub const XOR: u8 = 0xa0;
     /// ALU: `dst >>= src` (logical).
     pub const RSH: u8 = 0x70;
     /// ALU: `dst = src`.

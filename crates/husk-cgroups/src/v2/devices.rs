@@ -19,10 +19,16 @@
 //! across rules add up per bit (`c 1:* r` and `c *:3 w` allow `c 1:3` opened read-write, as two
 //! opens, one per bit, would be).
 //!
-//! The program is built as runc's, crun's and youki's are: the rules are tested from the last to
-//! the first and the first that decides returns. It differs in how the access bits are used
-//! (per bit, see above; theirs compare the whole request with each rule, so a deny of `w` after
-//! an allow of `rwm` does not stop an open for read-write).
+//! How many rules: the verifier walks the program once per pending branch and keeps at most
+//! 8192 of them (Linux 5.2 and later; far fewer before), which with one pending branch per
+//! rule is about 8000 rules (a_long_device_rule_list_loads loads 2000); past that the load
+//! fails with E2BIG and the verifier's reason.
+//!
+//! The program is built as runc's, crun's and youki's are in outline: the rules are tested from
+//! the last to the first and the first that decides returns. It differs in the access bits
+//! (per bit, see above: crun and youki compare the whole request with each rule, so their deny
+//! of `w` after an allow of `rwm` does not stop an open for read-write; runc first merges the
+//! rules into a v1-style allow list) and in the match test (see [`rule_block`]).
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -57,6 +63,8 @@ const R_TYPE: u8 = 2;
 const R_ACCESS: u8 = 3;
 const R_MAJOR: u8 = 4;
 const R_MINOR: u8 = 5;
+/// Scratch for the match test.
+const R_TMP: u8 = 6;
 
 /// Refuse what the program cannot express, before anything is created: a major or minor
 /// number above 2^32-1 (the context holds 32 bits; the v1 kernel refuses such rules too).
@@ -113,38 +121,24 @@ fn verdict(allow: bool) -> [Insn; 2] {
     ]
 }
 
-/// The instructions of one rule: tests that jump past the block when the device does not
-/// match, then the decision. An allow rule marks its bits decided and returns "allow" once no
-/// requested bit is left; a deny rule returns "deny" if it names a bit still undecided.
-/// Empty for a rule that can match no device (a number past 32 bits, refused by [`check`]).
+/// The instructions of one rule: whether the device matches is computed into r1 without a
+/// branch (`(type ^ T) | (major ^ M) | (minor ^ m)`, each part only when the rule names it),
+/// then one jump past the block when it does not, then the decision. An allow rule marks its
+/// bits decided and returns "allow" once no requested bit is left; a deny rule returns "deny"
+/// if it names a bit still undecided. Empty for a rule that can match no device (a number
+/// past 32 bits, refused by [`check`]).
+///
+/// Why no jump per field, as runc's and crun's programs have: after `if r4 != 8` falls
+/// through, the verifier knows r4 is 8 on that path, and paths that know different numbers
+/// cannot be pruned together, so its work grows with the product of the rules: 2000 rules
+/// (made by a_long_device_rule_list_loads) pass its limit of a million instructions. A value
+/// computed by xor and or teaches it nothing about r2, r4 or r5, so every path reaches the
+/// next rule knowing the same.
 fn rule_block(rule: &DeviceRule) -> Vec<Insn> {
-    // Jumps whose offset is patched to "the next rule" at the end.
-    let mut block = Vec::new();
-    let mut to_next = Vec::new();
-    let mut jne = |block: &mut Vec<Insn>, reg: u8, value: u32| {
-        match i32::try_from(value) {
-            Ok(imm) => {
-                to_next.push(block.len());
-                block.push(Insn::new(op::JMP | op::JNE | op::K, reg, 0, 0, imm));
-            }
-            // A 64-bit jump sign-extends its immediate: compare with a register holding the
-            // zero-extended value instead (a 32-bit mov zero-extends).
-            Err(_) => {
-                block.push(Insn::new(
-                    op::ALU | op::MOV | op::K,
-                    R1,
-                    0,
-                    0,
-                    i32::from_ne_bytes(value.to_ne_bytes()),
-                ));
-                to_next.push(block.len());
-                block.push(Insn::new(op::JMP | op::JNE | op::X, reg, R1, 0, 0));
-            }
-        }
-    };
+    let mut fields = Vec::new();
     match rule.kind {
-        DeviceKind::Char => jne(&mut block, R_TYPE, bpf::BPF_DEVCG_DEV_CHAR),
-        DeviceKind::Block => jne(&mut block, R_TYPE, bpf::BPF_DEVCG_DEV_BLOCK),
+        DeviceKind::Char => fields.push((R_TYPE, bpf::BPF_DEVCG_DEV_CHAR)),
+        DeviceKind::Block => fields.push((R_TYPE, bpf::BPF_DEVCG_DEV_BLOCK)),
         // Only before the last `a` rule, which program() cut off.
         DeviceKind::All => {}
     }
@@ -153,20 +147,43 @@ fn rule_block(rule: &DeviceRule) -> Vec<Insn> {
             let Ok(n) = u32::try_from(n) else {
                 return Vec::new();
             };
-            jne(&mut block, reg, n);
+            fields.push((reg, n));
         }
     }
+    // 32-bit ALU operations take the immediate's 32 bits as they are.
+    let imm = |value: u32| i32::from_ne_bytes(value.to_ne_bytes());
+    let mut block = Vec::new();
+    // Jumps whose offset is patched to "the next rule" at the end.
+    let mut to_next = Vec::new();
+    for (i, &(reg, value)) in fields.iter().enumerate() {
+        // The first field goes straight into r1, the others through r6 and an or.
+        let tmp = if i == 0 { R1 } else { R_TMP };
+        block.push(Insn::new(op::ALU | op::MOV | op::X, tmp, reg, 0, 0));
+        block.push(Insn::new(op::ALU | op::XOR | op::K, tmp, 0, 0, imm(value)));
+        if i > 0 {
+            block.push(Insn::new(op::ALU | op::OR | op::X, R1, R_TMP, 0, 0));
+        }
+    }
+    if !fields.is_empty() {
+        to_next.push(block.len());
+        block.push(Insn::new(op::JMP | op::JNE | op::K, R1, 0, 0, 0));
+    }
     let bits = access_bits(&rule.access);
-    let mask = i32::from_ne_bytes(bits.to_ne_bytes());
     if rule.allow {
         // r3 &= ~bits; if r3 != 0 goto next; return 1
-        block.push(Insn::new(op::ALU | op::AND | op::K, R_ACCESS, 0, 0, !mask));
+        block.push(Insn::new(
+            op::ALU | op::AND | op::K,
+            R_ACCESS,
+            0,
+            0,
+            imm(!bits),
+        ));
         to_next.push(block.len());
         block.push(Insn::new(op::JMP | op::JNE | op::K, R_ACCESS, 0, 0, 0));
     } else {
         // r1 = r3 & bits; if r1 == 0 goto next; return 0
         block.push(Insn::new(op::ALU | op::MOV | op::X, R1, R_ACCESS, 0, 0));
-        block.push(Insn::new(op::ALU | op::AND | op::K, R1, 0, 0, mask));
+        block.push(Insn::new(op::ALU | op::AND | op::K, R1, 0, 0, imm(bits)));
         to_next.push(block.len());
         block.push(Insn::new(op::JMP | op::JEQ | op::K, R1, 0, 0, 0));
     }
@@ -174,7 +191,7 @@ fn rule_block(rule: &DeviceRule) -> Vec<Insn> {
     let end = block.len();
     for at in to_next {
         let insn = block[at];
-        // A block is at most 10 instructions: the offset always fits.
+        // A block is at most 16 instructions: the offset always fits.
         let off = i16::try_from(end - at - 1).unwrap_or(i16::MAX);
         block[at] = Insn::new(insn.code(), insn.dst(), insn.src(), off, insn.imm());
     }
@@ -215,7 +232,7 @@ pub(crate) fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError>
     let prog =
         bpf::prog_load_cgroup_device(&program(&all), PROGRAM_NAME, LICENSE).map_err(|e| {
             CgroupError::BpfLoad {
-                log: e.log,
+                log: log_tail(&e.log),
                 source: e.source,
             }
         })?;
@@ -257,11 +274,28 @@ pub(crate) fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError>
                 _ => {}
             }
         }
+        tracing::debug!(
+            dir = %dir.display(),
+            replaced = replace.is_some(),
+            detached = detach.len(),
+            "cgroup v2 device program attached"
+        );
         return Ok(());
     }
     Err(fail("BPF_PROG_ATTACH")(io::Error::other(format!(
         "the cgroup's device programs kept changing under {ATTACH_TRIES} attempts; retry"
     ))))
+}
+
+/// The end of a verifier log, where it says why it refused (a refused program's log can run
+/// to megabytes: one line per instruction it walked).
+fn log_tail(log: &str) -> String {
+    const LINES: usize = 30;
+    let lines: Vec<&str> = log.lines().collect();
+    match lines.len().checked_sub(LINES) {
+        Some(skip) if skip > 0 => format!("[{skip} lines left out]\n{}", lines[skip..].join("\n")),
+        _ => log.to_owned(),
+    }
 }
 
 /// The device programs attached to `cgroup` that husk made (named [`PROGRAM_NAME`]), as fds.
@@ -322,6 +356,8 @@ mod tests {
                     Some(u64::from(ctx[off / 4]))
                 }
                 c if c == op::ALU | op::AND | op::K => Some(reg[d] & imm32),
+                c if c == op::ALU | op::XOR | op::K => Some((reg[d] ^ imm32) & 0xffff_ffff),
+                c if c == op::ALU | op::OR | op::X => Some((reg[d] | reg[s]) & 0xffff_ffff),
                 c if c == op::ALU | op::RSH | op::K => Some((reg[d] & 0xffff_ffff) >> imm),
                 c if c == op::ALU | op::MOV | op::K => Some(imm32),
                 c if c == op::ALU | op::MOV | op::X => Some(reg[s] & 0xffff_ffff),
@@ -329,12 +365,6 @@ mod tests {
                 c if c == op::JMP | op::JNE | op::K || c == op::JMP | op::JEQ | op::K => {
                     let equal = reg[d] == imm64;
                     if equal == ((c & 0xf0) == op::JEQ) {
-                        pc += usize::try_from(insn.off()).unwrap();
-                    }
-                    None
-                }
-                c if c == op::JMP | op::JNE | op::X => {
-                    if reg[d] != reg[s] {
                         pc += usize::try_from(insn.off()).unwrap();
                     }
                     None
