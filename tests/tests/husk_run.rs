@@ -995,12 +995,6 @@ fn device_permissions_limit_its_access() {
         ],
     );
     h.assert_clean(&name);
-    if !host_has_v1_devices() && o.code() == Some(125) {
-        // Pure cgroup v2: husk refuses device rules it cannot enforce until it loads a
-        // BPF_CGROUP_DEVICE program (husk-cgroups v2/devices.rs); drop this branch then.
-        o.stderr_mentions(&["not enforced on cgroup v2 yet"]);
-        return;
-    }
     assert_eq!(o.code(), Some(0), "{o:#?}");
     assert!(o.stdout.starts_with("/dev/husk-kmsg\n"), "{o:#?}");
     assert!(

@@ -251,11 +251,17 @@ impl Cgroup {
     /// plus console): v1 through devices.deny/devices.allow, v2 through a BPF_CGROUP_DEVICE
     /// program.
     ///
+    /// Pure v2: the rules compiled into a BPF_CGROUP_DEVICE program attached to the
+    /// container's cgroup directory; an update replaces the program husk attached before in
+    /// one step (see `v2/devices.rs` for the semantics and the programs left alone).
+    ///
     /// # Errors
     /// The first failure, naming the JSON field: a controller the host lacks
     /// ([`CgroupError::Unsupported`]), a file the controller lacks
     /// ([`CgroupError::MissingFile`]), a value the kernel refuses ([`CgroupError::Limit`] with
-    /// the file, the value and the errno). The caller removes the cgroup.
+    /// the file, the value and the errno), a device program the kernel refuses
+    /// ([`CgroupError::BpfLoad`] with the verifier log, [`CgroupError::BpfAttach`]). The
+    /// caller removes the cgroup.
     pub fn apply(
         &self,
         resources: Option<&LinuxResources>,
@@ -391,8 +397,8 @@ impl Cgroup {
         };
         if let Some(dir) = self.dir(CgroupVersion::V1, Some("devices")) {
             v1::devices::apply(&dir.path, &rules)
-        } else if self.dir(CgroupVersion::V2, None).is_some() {
-            v2::devices::apply(&rules)
+        } else if let Some(dir) = self.dir(CgroupVersion::V2, None) {
+            v2::devices::apply(&dir.path, &rules)
         } else if rules
             .iter()
             .all(|r| r.is_deny_all() || default_allowed().contains(r))
@@ -669,8 +675,8 @@ impl Layout {
     /// The part of the `linux.resources` check that depends on the host, made before anything
     /// is created: every controller a set field needs is mounted (a v1 hierarchy, or listed in
     /// the cgroup2 root's cgroup.controllers), `unified` keys name controllers that are on
-    /// cgroup2 here; on a pure v2 host, device rules other than deny-all and the defaults are
-    /// refused ([`CgroupError::DeviceRuleNeedsBpf`]). Call after [`Cgroup::check`].
+    /// cgroup2 here; on a pure v2 host, device numbers the eBPF device program cannot hold (above
+    /// 2^32-1) are refused ([`CgroupError::InvalidDeviceRule`]). Call after [`Cgroup::check`].
     ///
     /// # Errors
     /// [`CgroupError::Unsupported`] naming the first field the host cannot apply.

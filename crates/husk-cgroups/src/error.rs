@@ -176,14 +176,28 @@ pub enum CgroupError {
         /// What is wrong, with the accepted values.
         reason: &'static str,
     },
-    /// A device rule that cgroup v2 could only enforce with an eBPF program, which husk does
-    /// not load yet.
-    #[error("{field} ({rule}): device rules other than deny-all and husk's default allow list are not enforced on cgroup v2 yet (that needs a BPF_CGROUP_DEVICE program); remove the rule or run on a cgroup v1 or hybrid host")]
-    DeviceRuleNeedsBpf {
-        /// The JSON field, e.g. `linux.resources.devices[1]`.
-        field: String,
-        /// The rule in devices.allow syntax.
-        rule: String,
+    /// The kernel refused the cgroup v2 device program husk made from the device rules
+    /// (bpf(2) BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program).
+    #[error("linux.resources.devices: loading the cgroup v2 device program (bpf BPF_PROG_LOAD) failed: {source} (EPERM: the runtime needs CAP_BPF or CAP_SYS_ADMIN, and before Linux 5.11 enough RLIMIT_MEMLOCK; E2BIG: more device rules than this kernel's verifier takes, about 8000 on Linux 5.2 and later); verifier log: {log:?}")]
+    BpfLoad {
+        /// The last lines of what the kernel's verifier wrote (empty when it refused before
+        /// verifying).
+        log: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Attaching the device program to the container's cgroup2 directory failed, or a step
+    /// before it (opening the directory, listing its programs).
+    #[error("attaching the cgroup v2 device program to {path} ({step}): {source}")]
+    BpfAttach {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The step: the bpf(2) command or "opening the directory".
+        step: &'static str,
+        /// The errno.
+        #[source]
+        source: io::Error,
     },
     /// Device rules were given but the host has no devices controller at all.
     #[error("linux.resources.devices: the host has neither a v1 devices hierarchy nor cgroup2 mounted, so device rules cannot be applied")]

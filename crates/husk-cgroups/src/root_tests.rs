@@ -297,16 +297,18 @@ fn device_rules_are_applied() {
             assert_eq!(list.lines().count(), crate::default_allowed().len());
         }
         None => {
-            // Pure v2: defaults are skipped, anything else needs the eBPF program.
+            // Pure v2: one husk program on the cgroup, replaced (not added to) by a re-apply;
+            // what it enforces is tested in v2_device_program_is_enforced_and_replaced.
             assert_eq!(parent.layout.kind(), LayoutKind::Unified);
+            let dir = std::fs::File::open(cg.unified_dir().unwrap()).unwrap();
+            cg.apply(Some(&resources), None).unwrap();
+            let first = husk_sys::bpf::prog_query_cgroup_device(&dir).unwrap();
+            assert_eq!(first.len(), 1);
             cg.apply(None, None).unwrap();
-            let err = cg.apply(Some(&resources), None).unwrap_err();
-            assert!(
-                err.to_string()
-                    .starts_with("linux.resources.devices[1] (allow b 7:0 r)"),
-                "{err}"
-            );
-            assert!(parent.layout.check_resources(&resources, None).is_err());
+            let second = husk_sys::bpf::prog_query_cgroup_device(&dir).unwrap();
+            assert_eq!(second.len(), 1);
+            assert_ne!(first, second);
+            parent.layout.check_resources(&resources, None).unwrap();
         }
     }
     cg.destroy().unwrap();
@@ -437,4 +439,184 @@ fn a_controller_the_host_lacks_is_refused_by_field() {
         "{err}"
     );
     cg.destroy().unwrap();
+}
+
+/// Device nodes for numbers no driver has: char majors 60-63 are reserved for local and
+/// experimental use (Documentation/admin-guide/devices.txt) and never handed out dynamically.
+/// Opening one fails with EPERM when the device cgroup denies it and with ENXIO when it allows
+/// it (the driver lookup comes after the cgroup check), so the outcome is the cgroup's alone.
+const NODES: [(&str, u64, u64); 4] = [
+    ("n60-0", 60, 0),
+    ("n60-1", 60, 1),
+    ("n61-3", 61, 3),
+    ("n61-7", 61, 7),
+];
+
+/// Run a shell that moves itself into the cgroup2 directory `dir`, then opens each node of
+/// [`NODES`] for reading and for writing; "NAME r: <error>" lines, "ok" when the open worked.
+fn open_results(dir: &std::path::Path, nodes: &std::path::Path) -> Vec<String> {
+    let script = r#"echo $$ > "$1/cgroup.procs" || exit 1; cd "$2" || exit 1; shift 2
+        for f in "$@"; do
+            r=$( (true < "$f") 2>&1 ); w=$( (true > "$f") 2>&1 )
+            echo "$f r: ${r:-ok}"; echo "$f w: ${w:-ok}"
+        done"#;
+    let out = Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(dir)
+        .arg(nodes)
+        .args(NODES.iter().map(|n| n.0))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            // Keep "NAME r: " and the errno text, not the shell's own prefix.
+            let (what, err) = l.split_once(": ").unwrap();
+            let err = err.rsplit(": ").next().unwrap();
+            format!("{what}: {err}")
+        })
+        .collect()
+}
+
+#[test]
+fn v2_device_program_is_enforced_and_replaced() {
+    let Some(parent) = test_parent("v2_device_program_is_enforced_and_replaced") else {
+        return;
+    };
+    let cg = Cgroup::create(&parent.layout, Some(&parent.path("c1")), "c1").unwrap();
+    let Some(dir) = cg.unified_dir() else {
+        eprintln!("v2_device_program_is_enforced_and_replaced: not run, no cgroup2 hierarchy");
+        cg.destroy().unwrap();
+        return;
+    };
+    // Device nodes need a filesystem mounted without nodev: the temp dir, else /dev (the v2
+    // guest's /tmp is nodev).
+    let usable = |p: &std::path::Path| {
+        nix::sys::statvfs::statvfs(p)
+            .is_ok_and(|s| !s.flags().contains(nix::sys::statvfs::FsFlags::ST_NODEV))
+    };
+    let base = [std::env::temp_dir(), PathBuf::from("/dev")]
+        .into_iter()
+        .find(|p| usable(p))
+        .unwrap();
+    let nodes = tempfile::Builder::new()
+        .prefix("husk-test-devices")
+        .tempdir_in(base)
+        .unwrap();
+    for (name, major, minor) in NODES {
+        nix::sys::stat::mknod(
+            &nodes.path().join(name),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(major, minor),
+        )
+        .unwrap();
+    }
+    let rules = |json: &str| {
+        let devices: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
+            serde_json::from_str(json).unwrap();
+        crate::devices::rules_from_spec(&devices).unwrap()
+    };
+    let cgroup_fd = std::fs::File::open(dir).unwrap();
+    let attached = || husk_sys::bpf::prog_query_cgroup_device(&cgroup_fd).unwrap();
+    let perm = "Operation not permitted";
+    let nxio = "No such device or address";
+
+    // Deny-all, a read-only device, a wildcard minor, and a deny of one bit after it.
+    crate::v2::devices::apply(
+        dir,
+        &rules(
+            r#"[{"allow":false,"access":"rwm"},
+                {"allow":true,"type":"c","major":60,"minor":1,"access":"r"},
+                {"allow":true,"type":"c","major":61,"access":"rw"},
+                {"allow":false,"type":"c","major":61,"minor":7,"access":"w"}]"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        open_results(dir, nodes.path()),
+        [
+            format!("n60-0 r: {perm}"),
+            format!("n60-0 w: {perm}"),
+            format!("n60-1 r: {nxio}"),
+            format!("n60-1 w: {perm}"),
+            format!("n61-3 r: {nxio}"),
+            format!("n61-3 w: {nxio}"),
+            format!("n61-7 r: {nxio}"),
+            format!("n61-7 w: {perm}"),
+        ]
+    );
+    let first = attached();
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // Someone else's program (an allow-all): it must survive husk's update, and cannot widen
+    // what husk's program denies.
+    let allow_all = [
+        husk_sys::bpf::Insn::new(
+            husk_sys::bpf::op::ALU64 | husk_sys::bpf::op::MOV | husk_sys::bpf::op::K,
+            0,
+            0,
+            0,
+            1,
+        ),
+        husk_sys::bpf::Insn::new(husk_sys::bpf::op::JMP | husk_sys::bpf::op::EXIT, 0, 0, 0, 0),
+    ];
+    let foreign =
+        husk_sys::bpf::prog_load_cgroup_device(&allow_all, "not_husk", c"Apache-2.0").unwrap();
+    husk_sys::bpf::prog_attach_cgroup_device(&cgroup_fd, &foreign, None::<&std::fs::File>).unwrap();
+    let foreign_id = husk_sys::bpf::prog_info(&foreign).unwrap().id;
+    assert_eq!(attached(), [first[0], foreign_id]);
+
+    // The update: husk's program is swapped in place, the foreign one stays.
+    crate::v2::devices::apply(
+        dir,
+        &rules(r#"[{"allow":true,"type":"c","major":60,"minor":0,"access":"rw"}]"#),
+    )
+    .unwrap();
+    let second = attached();
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(second.contains(&foreign_id), "{second:?}");
+    assert!(!second.contains(&first[0]), "{second:?}");
+    assert_eq!(
+        open_results(dir, nodes.path()),
+        [
+            format!("n60-0 r: {nxio}"),
+            format!("n60-0 w: {nxio}"),
+            format!("n60-1 r: {perm}"),
+            format!("n60-1 w: {perm}"),
+            format!("n61-3 r: {perm}"),
+            format!("n61-3 w: {perm}"),
+            format!("n61-7 r: {perm}"),
+            format!("n61-7 w: {perm}"),
+        ]
+    );
+    cg.destroy().unwrap();
+}
+
+/// The verifier takes a long rule list (every rule branches to the next, which could make its
+/// path exploration blow up): 2000 rules of every shape load.
+#[test]
+fn a_long_device_rule_list_loads() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("a_long_device_rule_list_loads: not run, bpf(2) needs root");
+        return;
+    }
+    let rules: Vec<crate::DeviceRule> = (0..2000u64)
+        .map(|i| crate::DeviceRule {
+            allow: i % 3 != 0,
+            kind: if i % 2 == 0 {
+                crate::DeviceKind::Char
+            } else {
+                crate::DeviceKind::Block
+            },
+            major: (i % 5 != 0).then_some(i % 300),
+            minor: (i % 7 != 0).then_some(i),
+            access: ["r", "w", "m", "rw", "rwm"][(i % 5) as usize].to_owned(),
+        })
+        .collect();
+    let prog = crate::v2::devices::program(&rules);
+    assert!(prog.len() > 10_000, "{}", prog.len());
+    husk_sys::bpf::prog_load_cgroup_device(&prog, "husk_test_long", c"Apache-2.0").unwrap();
 }

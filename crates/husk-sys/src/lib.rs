@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::unistd::Pid;
 
+pub mod bpf;
 pub mod mount;
 pub mod task;
 
