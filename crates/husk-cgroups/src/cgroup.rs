@@ -675,8 +675,10 @@ impl Layout {
     /// The part of the `linux.resources` check that depends on the host, made before anything
     /// is created: every controller a set field needs is mounted (a v1 hierarchy, or listed in
     /// the cgroup2 root's cgroup.controllers), `unified` keys name controllers that are on
-    /// cgroup2 here; on a pure v2 host, device numbers the eBPF device program cannot hold (above
-    /// 2^32-1) are refused ([`CgroupError::InvalidDeviceRule`]). Call after [`Cgroup::check`].
+    /// cgroup2 here; device rules v1 cannot express (a hole in a wildcard rule) on a v1
+    /// devices hierarchy, device numbers the eBPF device program cannot hold (above 2^32-1) on a
+    /// pure v2 host, are refused ([`CgroupError::InvalidDeviceRule`]). Call after
+    /// [`Cgroup::check`].
     ///
     /// # Errors
     /// [`CgroupError::Unsupported`] naming the first field the host cannot apply.
@@ -736,7 +738,10 @@ impl Layout {
             return Ok(());
         };
         let rules = rules_from_spec(devices)?;
-        if self.v1_hierarchy("devices").is_none() && self.unified().is_some() {
+        if self.v1_hierarchy("devices").is_some() {
+            // A hole in a wildcard rule, which v1 cannot express.
+            v1::devices::writes(&rules)?;
+        } else if self.unified().is_some() {
             v2::devices::check(&rules)?;
         }
         Ok(())
