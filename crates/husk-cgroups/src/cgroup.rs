@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::devices::{default_allowed, rules_from_spec};
 use crate::error::CgroupError;
-use crate::fs::{parse_pids, read_file, write_file};
+use crate::fs::{parse_pids, write_file};
 use crate::layout::{CgroupVersion, Layout, LayoutKind};
 use crate::path::{is_below, place, CgroupsPath};
 use crate::resources::{self, Controller, Resources};
@@ -511,7 +511,15 @@ impl Cgroup {
             None => false,
         };
         let frozen = match &freezer {
-            Some(f) if !was_frozen => f.freeze()?,
+            Some(f) if !was_frozen => {
+                let frozen = f.freeze(FREEZE_TIMEOUT)?;
+                if !frozen {
+                    tracing::warn!(
+                        "the cgroup did not freeze within {FREEZE_TIMEOUT:?}; signalling unfrozen"
+                    );
+                }
+                frozen
+            }
             _ => was_frozen,
         };
         let signalled = self.signal_each(primary, signal);
@@ -585,7 +593,7 @@ impl Cgroup {
 
     /// Every recorded directory (they come back from state.json) must be below its
     /// hierarchy's mount point before any verb touches it.
-    fn check_paths(&self) -> Result<(), CgroupError> {
+    pub(crate) fn check_paths(&self) -> Result<(), CgroupError> {
         for dir in &self.dirs {
             if let Some(bad) = std::iter::once(&dir.path)
                 .chain(&dir.created)
@@ -600,7 +608,11 @@ impl Cgroup {
         Ok(())
     }
 
-    fn dir(&self, version: CgroupVersion, controller: Option<&str>) -> Option<&CgroupDir> {
+    pub(crate) fn dir(
+        &self,
+        version: CgroupVersion,
+        controller: Option<&str>,
+    ) -> Option<&CgroupDir> {
         self.dirs.iter().find(|d| {
             d.version == version
                 && controller
@@ -618,18 +630,6 @@ impl Cgroup {
             .iter()
             .find_map(|c| self.dir(CgroupVersion::V1, Some(c)))
             .or_else(|| self.dirs.first())
-    }
-
-    fn freezer(&self) -> Option<Freezer> {
-        if let Some(dir) = self.dir(CgroupVersion::V1, Some("freezer")) {
-            return Some(Freezer::V1(dir.path.join("freezer.state")));
-        }
-        let dir = self.dir(CgroupVersion::V2, None)?;
-        let file = dir.path.join("cgroup.freeze");
-        file.exists().then(|| Freezer::V2 {
-            freeze: file,
-            events: dir.path.join("cgroup.events"),
-        })
     }
 
     fn signal_each(&self, primary: &CgroupDir, signal: Signal) -> Result<(), CgroupError> {
@@ -756,55 +756,6 @@ impl Layout {
             .and_then(|h| std::fs::read_to_string(h.mount_point.join("cgroup.controllers")).ok())
             .map(|t| t.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default()
-    }
-}
-
-/// The freezer of a cgroup: v1 freezer.state (cgroup-v1/freezer-subsystem.rst) or v2
-/// cgroup.freeze with the `frozen` key of cgroup.events (cgroup-v2.rst, "Core Interface
-/// Files").
-enum Freezer {
-    V1(PathBuf),
-    V2 { freeze: PathBuf, events: PathBuf },
-}
-
-impl Freezer {
-    fn is_frozen(&self) -> Result<bool, CgroupError> {
-        match self {
-            Freezer::V1(state) => Ok(read_file(state)?.trim() == "FROZEN"),
-            Freezer::V2 { events, .. } => {
-                Ok(read_file(events)?.lines().any(|l| l.trim() == "frozen 1"))
-            }
-        }
-    }
-
-    /// Freeze and wait until the kernel says frozen; false (after thawing again) when it does
-    /// not get there in time, e.g. a process in uninterruptible sleep.
-    fn freeze(&self) -> Result<bool, CgroupError> {
-        let deadline = Instant::now() + FREEZE_TIMEOUT;
-        loop {
-            match self {
-                Freezer::V1(state) => write_file(state, "FROZEN")?,
-                Freezer::V2 { freeze, .. } => write_file(freeze, "1")?,
-            }
-            if self.is_frozen()? {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    "the cgroup did not freeze within {FREEZE_TIMEOUT:?}; signalling unfrozen"
-                );
-                self.thaw()?;
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn thaw(&self) -> Result<(), CgroupError> {
-        match self {
-            Freezer::V1(state) => write_file(state, "THAWED"),
-            Freezer::V2 { freeze, .. } => write_file(freeze, "0"),
-        }
     }
 }
 

@@ -251,4 +251,22 @@ pub enum CgroupError {
         /// The hierarchy's mount point.
         mount_point: PathBuf,
     },
+    /// `pause`: the cgroup did not reach the frozen state in the bounded wait; it was thawed
+    /// again so the container keeps running.
+    #[error("the container's cgroup did not freeze within {timeout:?}: {path} still says {state:?} (a process may be in uninterruptible sleep, state D); it was thawed again, retry later")]
+    FreezeTimeout {
+        /// The file that tells the state (v1 freezer.state, v2 cgroup.events).
+        path: PathBuf,
+        /// What it said last.
+        state: String,
+        /// The bound.
+        timeout: std::time::Duration,
+    },
+    /// `pause`/`resume` where the container's cgroup has no freezer.
+    #[error("the container's cgroup has no freezer: no v1 freezer hierarchy is mounted and {path} has no cgroup.freeze (cgroup2 has it from Linux 5.2); pause and resume need one of them")]
+    NoFreezer {
+        /// The container's cgroup2 directory, or the first of its directories when there is
+        /// none.
+        path: PathBuf,
+    },
 }

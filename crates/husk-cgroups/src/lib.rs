@@ -7,7 +7,8 @@
 //!   delete. It is the manager: it moves processes in, applies and updates `linux.resources`
 //!   (every controller through the hierarchy it is bound to on this host: a v1 hierarchy, or
 //!   cgroup2), lists and signals its processes, and says what the container's `cgroup` mount
-//!   shows.
+//!   shows. It freezes and thaws them ([`FreezerState`]), reads their usage ([`Stats`], the
+//!   shape of runc's `events --stats`) and counts their OOM kills ([`OomWatch`]).
 //! - [`convert`]: v1-style `linux.resources` values into cgroup v2 files (cpu.weight,
 //!   memory.swap.max, cpu.max, io.weight), as current runc and crun convert them.
 //! - `resources`: the host-independent checks of `linux.resources` and which controller each
@@ -25,10 +26,13 @@ mod cgroup;
 pub mod convert;
 mod devices;
 mod error;
+mod events;
+mod freezer;
 mod fs;
 mod layout;
 mod path;
 mod resources;
+mod stats;
 mod v1;
 mod v2;
 
@@ -38,4 +42,10 @@ mod root_tests;
 pub use cgroup::{Cgroup, CgroupDir, CgroupMount};
 pub use devices::{default_allowed, DeviceKind, DeviceRule};
 pub use error::CgroupError;
+pub use events::OomWatch;
+pub use freezer::FreezerState;
 pub use layout::{CgroupVersion, Hierarchy, Layout, LayoutKind};
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, CpusetStats, HugetlbStats, IntelRdtStats,
+    MemoryEntry, MemoryStats, PidsStats, Stats, Throttling,
+};
