@@ -750,10 +750,14 @@ pub fn parse_signal(s: &str) -> Result<Option<Signal>, ContainerError> {
     name.parse::<Signal>().map(Some).map_err(|_| bad())
 }
 
-/// `kill ID SIGNAL [--all]`.
+/// `kill ID SIGNAL [--all]`, as runc 1.1 does it: the init of a created, running or paused
+/// container gets the signal; with `--all` every process of the cgroup does, also those left
+/// in a stopped container's cgroup (without a pid namespace children can outlive the init).
+/// A paused container stays frozen (the signal is delivered at `resume`), except for SIGKILL,
+/// after which it is thawed so the processes die.
 ///
 /// # Errors
-/// WrongStatus on a stopped container.
+/// WrongStatus on a stopped container without `--all`, or a container still being created.
 pub fn kill_container(
     root: &Path,
     id: &str,
@@ -762,6 +766,19 @@ pub fn kill_container(
 ) -> Result<(), ContainerError> {
     let (_dir, st, _config) = load(root, id)?;
     let status = st.live_status();
+    if let (true, Some(sig), Some(cg)) = (all, signal, &st.cgroup) {
+        if status.can_kill() {
+            cg.kill_all(sig)?;
+            return Ok(());
+        }
+        if status == Status::Stopped {
+            // Nothing to do once the cgroup is gone (runc: the same).
+            if cg.dirs().iter().any(|d| d.path().exists()) {
+                cg.kill_all(sig)?;
+            }
+            return Ok(());
+        }
+    }
     if !status.can_kill() {
         return Err(ContainerError::WrongStatus {
             verb: "kill",
@@ -770,12 +787,14 @@ pub fn kill_container(
             hint: "; the container is not running",
         });
     }
-    if let (true, Some(sig), Some(cg)) = (all, signal, &st.cgroup) {
-        cg.kill_all(sig)?;
-        return Ok(());
-    }
     if let Some(i) = st.init {
         kill(Pid::from_raw(i.pid), signal).map_err(|e| io(format!("kill {}", i.pid))(e.into()))?;
+        if status == Status::Paused && signal == Some(Signal::SIGKILL) {
+            // A frozen process dies only once thawed.
+            if let Some(cg) = &st.cgroup {
+                cg.thaw()?;
+            }
+        }
     }
     Ok(())
 }

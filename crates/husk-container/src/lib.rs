@@ -12,9 +12,11 @@
 //!   [`sysctl`], [`lsm`]: one kernel concern each; [`kernel`]: the process's kernel settings
 //!   (personality, I/O priority, scheduler, memory policy) and the checks of that spec part.
 //! - [`container`]: the lifecycle verbs (create, start, state, kill, delete) on top of them;
-//!   [`features`]: the runtime-spec features document (`husk-runtime features`).
+//!   [`features`]: the runtime-spec features document (`husk-runtime features`);
+//!   [`cgroup_verbs`]: runc's verbs on a container's cgroup (pause, resume, ps, events, update).
 
 pub mod capabilities;
+pub mod cgroup_verbs;
 pub mod container;
 pub mod features;
 pub mod hooks;

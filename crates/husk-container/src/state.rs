@@ -397,7 +397,9 @@ impl StateFile {
             (Status::Creating, _) => Status::Creating,
             (Status::Stopped, _) => Status::Stopped,
             (s, Some(init)) if init.is_alive() => {
-                if s == Status::Running && is_frozen(self) {
+                // runc's rule: a created or running container whose cgroup is frozen is
+                // paused; `resume` brings back the status it had.
+                if matches!(s, Status::Created | Status::Running) && is_frozen(self) {
                     Status::Paused
                 } else {
                     s
@@ -431,9 +433,20 @@ impl StateFile {
     }
 }
 
-fn is_frozen(_state: &StateFile) -> bool {
-    // The freezer arrives with the cgroup issue; until then no container is ever paused.
-    false
+/// Whether the container's own cgroup is frozen (`pause`). A freezer that cannot be read (the
+/// cgroup is gone) is not frozen.
+fn is_frozen(state: &StateFile) -> bool {
+    let Some(cgroup) = &state.cgroup else {
+        return false;
+    };
+    match cgroup.freezer_state() {
+        Ok(husk_cgroups::FreezerState::Frozen) => true,
+        Ok(_) => false,
+        Err(e) => {
+            tracing::debug!("container {:?}: reading its freezer: {e}", state.id);
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use husk_container::cgroup_verbs::{self, Event, ResourceFlags};
 use husk_container::container::{self, CreateOptions};
 use husk_container::features;
 
-use crate::cli::{Cli, Command, ListFormat};
+use crate::cli::{Cli, Command, ListFormat, PsFormat, UpdateArgs};
 
 fn main() -> ExitCode {
     // Nothing the caller left open reaches a hook or the container's program (STYLE: clean
@@ -93,6 +94,50 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             list(&all, a.format, a.quiet)?;
             Ok(0)
         }
+        Command::Pause(a) => {
+            cgroup_verbs::pause(&root, &a.id).map_err(s)?;
+            Ok(0)
+        }
+        Command::Resume(a) => {
+            cgroup_verbs::resume(&root, &a.id).map_err(s)?;
+            Ok(0)
+        }
+        Command::Ps(a) => {
+            let pids = cgroup_verbs::processes(&root, a.id()).map_err(s)?;
+            let text = match a.format {
+                PsFormat::Json => {
+                    let mut text = serde_json::to_string(&pids).map_err(|e| e.to_string())?;
+                    text.push('\n');
+                    text
+                }
+                PsFormat::Table => cgroup_verbs::ps_table(&pids, a.ps_options()).map_err(s)?,
+            };
+            write_stdout(&text)?;
+            Ok(0)
+        }
+        Command::Events(a) => {
+            let mut out = std::io::stdout().lock();
+            if a.stats {
+                let stats = cgroup_verbs::stats(&root, &a.id).map_err(s)?;
+                let event = Event {
+                    kind: "stats",
+                    id: &a.id,
+                    data: Some(&stats),
+                };
+                cgroup_verbs::write_event(&mut out, &event)
+                    .map_err(|e| format!("write to stdout: {e}"))?;
+                return Ok(0);
+            }
+            cgroup_verbs::events(&root, &a.id, a.interval, |event| {
+                cgroup_verbs::write_event(&mut out, event)
+            })
+            .map_err(s)?;
+            Ok(0)
+        }
+        Command::Update(a) => {
+            update(&root, a)?;
+            Ok(0)
+        }
         Command::Features => {
             let doc = features::features();
             let text = features::to_json(&doc).map_err(|e| e.to_string())?;
@@ -103,6 +148,69 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             Ok(0)
         }
     }
+}
+
+/// `update`: the flags (or the `-r` JSON) into linux.resources, then the cgroup.
+fn update(root: &std::path::Path, a: &UpdateArgs) -> Result<(), String> {
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err("--l3-cache-schema, --mem-bw-schema: Intel RDT is not supported by husk; remove the flag".into());
+    }
+    for (flag, value) in [
+        ("--kernel-memory", &a.kernel_memory),
+        ("--kernel-memory-tcp", &a.kernel_memory_tcp),
+    ] {
+        if value.is_some() {
+            // runc 1.1 ignores them the same way: the kernel deprecated kmem limits (5.4) and
+            // removed them on v1 (6.x).
+            tracing::warn!("{flag} is ignored: kernel memory limits are obsolete");
+        }
+    }
+    let parse = |text: &str, source: String| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map(|v| (v, source.clone()))
+            .map_err(|e| format!("update --resources {source}: not JSON: {e}"))
+    };
+    let (value, source) = match &a.resources {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("update --resources -: reading stdin: {e}"))?;
+            parse(&text, "stdin".into())?
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("update --resources {}: {e}", path.display()))?;
+            parse(&text, path.display().to_string())?
+        }
+        None => {
+            let flags = ResourceFlags {
+                memory: a.memory,
+                memory_swap: a.memory_swap,
+                memory_reservation: a.memory_reservation,
+                cpu_shares: a.cpu_share,
+                cpu_quota: a.cpu_quota,
+                cpu_period: a.cpu_period,
+                cpu_rt_period: a.cpu_rt_period,
+                cpu_rt_runtime: a.cpu_rt_runtime,
+                cpuset_cpus: a.cpuset_cpus.clone().filter(|v| !v.is_empty()),
+                cpuset_mems: a.cpuset_mems.clone().filter(|v| !v.is_empty()),
+                // runc: 0 leaves these two unchanged.
+                blkio_weight: a.blkio_weight.filter(|w| *w != 0),
+                pids_limit: a.pids_limit.filter(|l| *l != 0),
+            };
+            (flags.to_json(), "the flags".to_string())
+        }
+    };
+    let (resources, pids_limit) =
+        cgroup_verbs::resources_from_json(value, &source).map_err(|e| e.to_string())?;
+    cgroup_verbs::update(root, &a.id, &resources, pids_limit).map_err(|e| e.to_string())
+}
+
+fn write_stdout(text: &str) -> Result<(), String> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("write to stdout: {e}"))
 }
 
 fn create_options(root: std::path::PathBuf, a: &cli::ContainerArgs) -> CreateOptions {
