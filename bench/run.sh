@@ -103,15 +103,15 @@ hyperfine -N --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
     -n "runc run" "$work/one runc" \
     -n "husk-runtime run" "$work/one husk-runtime" \
     -n "husk run" "$work/one husk" \
-    -n "runc run, limits" "$work/one runc-limits" \
-    -n "husk-runtime run, limits" "$work/one husk-runtime-limits"
+    -n "runc run with limits" "$work/one runc-limits" \
+    -n "husk-runtime run with limits" "$work/one husk-runtime-limits"
 
 mean() { awk -F, -v name="$1" '$1 == name { print $2 }' "$work/times.csv"; }
 runc_s=$(mean "runc run")
 husk_runtime_s=$(mean "husk-runtime run")
 husk_s=$(mean "husk run")
-runc_limits_s=$(mean "runc run, limits")
-husk_runtime_limits_s=$(mean "husk-runtime run, limits")
+runc_limits_s=$(mean "runc run with limits")
+husk_runtime_limits_s=$(mean "husk-runtime run with limits")
 
 peak_rss() {
     /usr/bin/time -v "$work/one" "$1" 2>&1 >/dev/null |
