@@ -108,6 +108,15 @@ pub(crate) fn apply(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
             NO_RT,
         )?;
     }
+    idle(dir, cpu)
+}
+
+/// Write `linux.resources.cpu.idle` (0 or 1) to `cpu.idle`, the same file in v1 and v2
+/// (SCHED_IDLE for the whole group, Linux 5.15).
+///
+/// # Errors
+/// [`CgroupError::MissingFile`] before Linux 5.15, [`CgroupError::Limit`].
+pub(crate) fn idle(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
     if let Some(idle) = cpu.idle() {
         set(
             dir,

@@ -27,19 +27,8 @@ const NO_SWAP_ACCOUNTING: &str =
 pub(crate) fn apply(dir: &Path, memory: &LinuxMemory, update: bool) -> Result<(), CgroupError> {
     let limit = memory.limit().filter(|v| *v != 0);
     let mut swap = memory.swap().filter(|v| *v != 0);
-    if update && memory.check_before_update() == Some(true) {
-        if let Some(limit) = limit.filter(|l| *l > 0) {
-            let path = dir.join("memory.usage_in_bytes");
-            let usage = read_u64(&path)?;
-            if (limit as u64) < usage {
-                return Err(CgroupError::BelowUsage {
-                    field: format!("{F}.limit"),
-                    limit,
-                    usage,
-                    path,
-                });
-            }
-        }
+    if update {
+        check_before_update(dir, "memory.usage_in_bytes", memory)?;
     }
     // An unlimited memory with swap unset is unlimited swap too (runc's rule), but only where
     // the host accounts swap: otherwise there is nothing to lift.
@@ -115,6 +104,35 @@ pub(crate) fn apply(dir: &Path, memory: &LinuxMemory, update: bool) -> Result<()
             &format!("{F}.useHierarchy"),
             "",
         )?;
+    }
+    Ok(())
+}
+
+/// `memory.checkBeforeUpdate` at `update`: a new limit below the usage in `usage_file`
+/// (`memory.usage_in_bytes` on v1, `memory.current` on v2) is refused.
+///
+/// # Errors
+/// [`CgroupError::BelowUsage`]; a read error of the usage file.
+pub(crate) fn check_before_update(
+    dir: &Path,
+    usage_file: &str,
+    memory: &LinuxMemory,
+) -> Result<(), CgroupError> {
+    if memory.check_before_update() != Some(true) {
+        return Ok(());
+    }
+    let Some(limit) = memory.limit().filter(|l| *l > 0) else {
+        return Ok(());
+    };
+    let path = dir.join(usage_file);
+    let usage = read_u64(&path)?;
+    if (limit as u64) < usage {
+        return Err(CgroupError::BelowUsage {
+            field: format!("{F}.limit"),
+            limit,
+            usage,
+            path,
+        });
     }
     Ok(())
 }

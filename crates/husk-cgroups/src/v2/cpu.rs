@@ -73,16 +73,7 @@ pub(crate) fn apply(dir: &Path, cpu: &LinuxCpu) -> Result<(), CgroupError> {
             "cpu.max.burst needs Linux 5.14",
         )?;
     }
-    if let Some(idle) = cpu.idle() {
-        set(
-            dir,
-            "cpu.idle",
-            &idle.to_string(),
-            &format!("{F}.idle"),
-            "cpu.idle needs Linux 5.15",
-        )?;
-    }
-    Ok(())
+    crate::v1::cpu::idle(dir, cpu)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use oci_spec::runtime::LinuxMemory;
 
 use crate::convert::{swap_max, SwapMax};
 use crate::error::CgroupError;
-use crate::fs::{read_file, read_u64, set};
+use crate::fs::{read_file, set};
 
 const F: &str = "linux.resources.memory";
 
@@ -25,19 +25,8 @@ const F: &str = "linux.resources.memory";
 /// [`CgroupError::Limit`], [`CgroupError::BelowUsage`].
 pub(crate) fn apply(dir: &Path, memory: &LinuxMemory, update: bool) -> Result<(), CgroupError> {
     let limit = memory.limit().filter(|v| *v != 0);
-    if update && memory.check_before_update() == Some(true) {
-        if let Some(limit) = limit.filter(|l| *l > 0) {
-            let path = dir.join("memory.current");
-            let usage = read_u64(&path)?;
-            if (limit as u64) < usage {
-                return Err(CgroupError::BelowUsage {
-                    field: format!("{F}.limit"),
-                    limit,
-                    usage,
-                    path,
-                });
-            }
-        }
+    if update {
+        crate::v1::memory::check_before_update(dir, "memory.current", memory)?;
     }
     // `update` with a new swap total and no new limit: the total is over the limit in force
     // (runc #4357 does the same).
