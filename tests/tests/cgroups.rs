@@ -7,7 +7,7 @@
 
 use std::fs;
 
-use husk_tests::{cgroups, Bundle, Runtime};
+use husk_tests::{cgroups, reference_lacks, Bundle, Runtime};
 use serde_json::json;
 
 #[test]
@@ -168,5 +168,43 @@ fn kill_all_and_delete_force_reach_every_process_of_the_cgroup() {
             "cgroup {} left: its processes survived",
             d.display()
         );
+    }
+}
+
+#[test]
+fn a_second_container_joins_an_existing_cgroup_and_its_delete_leaves_it() {
+    if reference_lacks(
+        "runc 1.1.5 removes a joined cgroup at delete (see docs/known-differences.md)",
+    ) {
+        return;
+    }
+    let rt = Runtime::new();
+    // The first container makes the cgroup (a pod's, say) and keeps running in it.
+    let first = Bundle::busybox(&["sleep", "30"]);
+    rt.create(&first);
+    let pod_path = cgroups::cgroups_path(&first.id);
+    let mut second = Bundle::busybox(&["sleep", "30"]);
+    second.set("/linux/cgroupsPath", json!(pod_path));
+    let out = rt.create_with(&second, &second.id, &[]).ok();
+    out.stderr_mentions(&["already exists", "joining"]);
+    let dir = cgroups::dir_for("pids", &first.id).unwrap();
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    for b in [&first, &second] {
+        let pid = rt.state(&b.id)["pid"].as_i64().unwrap().to_string();
+        assert!(procs.lines().any(|p| p == pid), "{} not in {procs}", b.id);
+    }
+    // Deleting the joiner keeps the cgroup (and the first container's process in it)...
+    rt.delete(&second.id).ok();
+    assert!(
+        dir.is_dir(),
+        "the joined cgroup was removed with the joiner"
+    );
+    let pid = rt.state(&first.id)["pid"].as_i64().unwrap().to_string();
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|p| p == pid), "{procs}");
+    // ...and deleting its maker removes it.
+    rt.delete(&first.id).ok();
+    for d in cgroups::container_dirs(&first.id) {
+        assert!(!d.exists(), "cgroup {} left after delete", d.display());
     }
 }

@@ -213,6 +213,13 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Whether the cgroup is the container's own in every hierarchy (create made it), as
+    /// opposed to an existing one it joined (a pod's), whose other processes are not the
+    /// container's to kill at delete.
+    pub fn is_own(&self) -> bool {
+        self.dirs.iter().all(CgroupDir::created_leaf)
+    }
+
     /// The container's directory in each hierarchy.
     pub fn dirs(&self) -> &[CgroupDir] {
         &self.dirs

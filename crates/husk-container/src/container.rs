@@ -240,7 +240,10 @@ impl Drop for CreateGuard {
             let _ = waitpid(*pid, None);
         }
         if let Some(cg) = &self.cgroup {
-            let _ = cg.kill_all(Signal::SIGKILL);
+            // Only a cgroup of the container's own: a joined one holds others' processes.
+            if cg.is_own() {
+                let _ = cg.kill_all(Signal::SIGKILL);
+            }
             if let Err(e) = cg.destroy() {
                 warn!("cleaning up after a failed create: {e}");
             }
@@ -852,8 +855,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
 }
 
 fn destroy(dir: StateDir, st: StateFile, config: &Config) -> Result<(), ContainerError> {
-    if let Some(cg) = &st.cgroup {
-        let _ = cg.kill_all(Signal::SIGKILL);
+    // Every process of the container's own cgroup dies with it; in a joined cgroup (a pod's)
+    // the other processes belong to others, so only the init is killed (and with it, in a
+    // pid namespace of its own, the rest of the container).
+    match &st.cgroup {
+        Some(cg) if cg.is_own() => {
+            let _ = cg.kill_all(Signal::SIGKILL);
+        }
+        Some(_) => debug!("{}: joined cgroup; only the init is killed", st.id),
+        None => {}
     }
     if let Some(i) = st.init {
         if i.is_alive() {
