@@ -247,7 +247,9 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources` at create, before any process joins: each controller is driven
+    /// Apply `linux.resources` at create (husk does it once the init has set the container up,
+    /// before the user program runs, so the runtime's own setup is not held to the limits):
+    /// each controller is driven
     /// through the hierarchy it is bound to on this host (a v1 hierarchy that has it, else
     /// cgroup2 when the container's cgroup2 directory lists it in cgroup.controllers), in the
     /// order cpuset, memory, cpu, pids, blkio/io, hugetlb, net_cls, net_prio, rdma, devices,
@@ -509,6 +511,13 @@ impl Cgroup {
             let kill_file = primary.path.join("cgroup.kill");
             if kill_file.exists() {
                 write_file(&kill_file, "1")?;
+                // A frozen cgroup stays frozen after cgroup.kill: thawed, so that a joined
+                // cgroup (kept at delete) does not freeze what joins it later.
+                if let Some(f) = self.freezer() {
+                    if let Err(e) = f.thaw() {
+                        tracing::debug!("thawing after cgroup.kill: {e}");
+                    }
+                }
                 return self.wait_empty(primary);
             }
         }
@@ -519,7 +528,10 @@ impl Cgroup {
         };
         let frozen = match &freezer {
             Some(f) if !was_frozen => {
-                let frozen = f.freeze(FREEZE_TIMEOUT)?;
+                let frozen = f.freeze(FREEZE_TIMEOUT).inspect_err(|_| {
+                    // Never leave the cgroup half frozen on an error.
+                    let _ = f.thaw();
+                })?;
                 if !frozen {
                     tracing::warn!(
                         "the cgroup did not freeze within {FREEZE_TIMEOUT:?}; signalling unfrozen"

@@ -20,8 +20,8 @@ pub struct Resources<'a> {
     pub pids_limit: Option<i64>,
 }
 
-/// A controller as `linux.resources` uses them, in the order husk applies them (cpuset first:
-/// on v1 its cpus and mems must be set before anything can join).
+/// A controller as `linux.resources` uses them, in the order husk applies them (cpuset first,
+/// as runc: the CPUs and nodes before the limits that depend on them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Controller {
     Cpuset,
@@ -272,6 +272,13 @@ pub(crate) fn check(r: Resources<'_>) -> Result<Vec<String>, CgroupError> {
         check_limit("memory.reservation", m.reservation())?;
         check_limit("memory.swap", m.swap())?;
         if let (Some(swap), Some(limit)) = (m.swap(), m.limit()) {
+            if swap > 0 && limit == -1 {
+                return Err(invalid(
+                    format!("{PREFIX}.memory.swap"),
+                    swap,
+                    "is a memory+swap total, which cannot be finite with memory.limit -1 (unlimited); set a memory limit, or swap -1",
+                ));
+            }
             if swap > 0 && limit > 0 && swap < limit {
                 return Err(invalid(
                     format!("{PREFIX}.memory.swap"),
@@ -487,6 +494,10 @@ mod tests {
             (
                 r#"{"memory":{"swappiness":101}}"#,
                 "linux.resources.memory.swappiness 101:",
+            ),
+            (
+                r#"{"memory":{"limit":-1,"swap":1048576}}"#,
+                "linux.resources.memory.swap 1048576: is a memory+swap total",
             ),
             (r#"{"cpu":{"quota":-5}}"#, "linux.resources.cpu.quota -5:"),
             (r#"{"cpu":{"idle":2}}"#, "linux.resources.cpu.idle 2:"),

@@ -404,9 +404,9 @@ impl ResourceFlags {
 
 /// Parse `linux.resources` JSON for `update` (`-r FILE`, or the flags' [`ResourceFlags::to_json`]),
 /// named `source` in errors. Returns the resources and the presence-aware `pids.limit` (oci-spec
-/// reads an absent limit as 0). runc's rule is applied: a memory limit of -1 without a swap
-/// value makes swap unlimited too. Fields oci-spec does not know are warned about, not
-/// applied.
+/// reads an absent limit as 0). runc's rule that a memory limit of -1 without a swap value makes
+/// swap unlimited too is applied by the cgroup backends, where the host accounts swap. Fields
+/// oci-spec does not know are warned about, not applied.
 ///
 /// # Errors
 /// Not JSON, or a field of the wrong type (named with its path).
@@ -425,12 +425,6 @@ pub fn resources_from_json(
         ));
     };
     let pids_limit = take_pids_limit(top).map_err(|e| bad(e.into()))?;
-    if let Some(memory) = top.get_mut("memory").and_then(Value::as_object_mut) {
-        let swap_unset = !matches!(memory.get("swap"), Some(v) if !v.is_null());
-        if memory.get("limit").and_then(Value::as_i64) == Some(-1) && swap_unset {
-            memory.insert("swap".into(), Value::from(-1));
-        }
-    }
     let mut unknown = Vec::new();
     let mut track = serde_path_to_error::Track::new();
     let parsed: Result<LinuxResources, serde_json::Error> = serde_ignored::deserialize(
@@ -536,10 +530,11 @@ root       20999   20774  0 12:05 ?        00:00:00 ps -ef
 
     #[test]
     fn resources_json_rules() {
-        // Unlimited memory without a swap value: swap unlimited too (runc's rule).
+        // Unlimited memory without a swap value stays without one here (the backends lift
+        // swap where the host accounts it).
         let (r, pids) =
             resources_from_json(serde_json::json!({"memory": {"limit": -1}}), "-").unwrap();
-        assert_eq!(r.memory().as_ref().unwrap().swap(), Some(-1));
+        assert_eq!(r.memory().as_ref().unwrap().swap(), None);
         assert_eq!(pids, None);
         let (r, _) = resources_from_json(
             serde_json::json!({"memory": {"limit": -1, "swap": 1048576}}),

@@ -199,7 +199,11 @@ struct AttachAttr {
     pad: u32,
 }
 
-/// The `BPF_PROG_QUERY` part (up to `prog_cnt`).
+/// The whole `BPF_PROG_QUERY` part (64 bytes, through `revision`). The kernel writes
+/// `revision` back at offset 56 whatever attribute size the caller passed (Linux 6.17 to
+/// 7.1), so a shorter struct would have the kernel write past it into the caller's stack (the
+/// bug runc's cgroup library works around, opencontainers/cgroups#69). The pointer fields after
+/// `prog_cnt` stay 0: the kernel writes through them only when they are set.
 #[repr(C, align(8))]
 #[derive(Default)]
 struct QueryAttr {
@@ -210,6 +214,10 @@ struct QueryAttr {
     prog_ids: u64,
     prog_cnt: u32,
     pad: u32,
+    prog_attach_flags: u64,
+    link_ids: u64,
+    link_attach_flags: u64,
+    revision: u64,
 }
 
 /// The `BPF_PROG_GET_FD_BY_ID` part.
@@ -260,9 +268,10 @@ const _: () = {
     assert!(offset_of!(ProgLoadAttr, expected_attach_type) == 68);
     assert!(size_of::<AttachAttr>() == 24);
     assert!(offset_of!(AttachAttr, replace_bpf_fd) == 16);
-    assert!(size_of::<QueryAttr>() == 32);
+    assert!(size_of::<QueryAttr>() == 64);
     assert!(offset_of!(QueryAttr, prog_ids) == 16);
     assert!(offset_of!(QueryAttr, prog_cnt) == 24);
+    assert!(offset_of!(QueryAttr, revision) == 56);
     assert!(size_of::<GetFdByIdAttr>() == 16);
     assert!(size_of::<InfoAttr>() == 16);
     assert!(offset_of!(InfoAttr, info) == 8);
@@ -285,8 +294,10 @@ impl Attr for InfoAttr {}
 /// `cmd` makes the kernel read or write there, for the duration of the call.
 unsafe fn sys_bpf<T: Attr>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a live, exclusive `T` of `size_of::<T>()` bytes, all of them initialised
-    // fields (the `Attr` types have no padding, checked above); the pointers inside it are valid
-    // per this function's contract.
+    // fields (the `Attr` types have no padding, checked above), and each `Attr` type spans every
+    // field the kernel writes back for its command (QueryAttr runs through `revision`, which
+    // Linux 6.17+ writes whatever size is passed); the pointers inside it are valid per this
+    // function's contract.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -319,10 +330,10 @@ pub struct LoadError {
     pub log: String,
 }
 
-/// Where the verifier log starts and how far it may grow (the kernel accepts up to 16 MiB
-/// before Linux 5.2).
+/// Where the verifier log starts and how far it may grow (before Linux 5.2 the kernel accepts
+/// at most `UINT_MAX >> 8` bytes, 16 MiB - 1).
 const LOG_START: usize = 64 * 1024;
-const LOG_MAX: usize = 16 * 1024 * 1024;
+const LOG_MAX: usize = (u32::MAX >> 8) as usize;
 
 /// `bpf(BPF_PROG_LOAD)` of a `BPF_PROG_TYPE_CGROUP_DEVICE` program (`man 2 bpf`).
 ///
@@ -392,7 +403,9 @@ pub fn prog_load_cgroup_device(
                     log: text(),
                 })
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && size < LOG_MAX => size *= 4,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && size < LOG_MAX => {
+                size = (size * 4).min(LOG_MAX)
+            }
             Err(e) => {
                 // ENOSPC here means the log was cut; the first errno is the real refusal.
                 let errno = if e.raw_os_error() == Some(libc::ENOSPC) {
@@ -594,7 +607,7 @@ mod tests {
             eprintln!("load_attach_query_detach_on_a_cgroup: not run, no cgroup2 mount");
             return;
         };
-        let dir = base.join(format!("husk-sys-bpf-test-{}", std::process::id()));
+        let dir = base.join(format!("husk-test-bpf-{}", std::process::id()));
         std::fs::create_dir(&dir).unwrap();
         let result = std::panic::catch_unwind(|| {
             let cgroup = std::fs::File::open(&dir).unwrap();

@@ -22,6 +22,14 @@ pub(crate) fn apply(
 ) -> Result<(), CgroupError> {
     for key in sorted_keys(unified) {
         let field = format!("linux.resources.unified[{key:?}]");
+        // Checked by resources::check already; again here because the key becomes a path.
+        if key.contains('/') || key.starts_with('.') || !key.contains('.') {
+            return Err(CgroupError::InvalidValue {
+                field,
+                value: key.to_owned(),
+                reason: "a unified key is the name of a cgroup v2 interface file".to_owned(),
+            });
+        }
         let controller = key.split('.').next().unwrap_or(key);
         if controller != "cgroup" && !available.iter().any(|c| c == controller) {
             return Err(CgroupError::Unsupported {
