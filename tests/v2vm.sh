@@ -60,6 +60,8 @@ cp -a "$cache/busybox-v1" "$cache/minbase" "$dir/cache/"
 cat > "$dir/run.sh" <<'EOF'
 export HUSK_RUNTIME=/work/husk-runtime HUSK_FRONT=/work/husk HUSK_TEST_CACHE=/work/cache
 export HUSK_PROBE=/work/husk-probe
+# A few 2 MiB huge pages, so the hugetlb limits are seen enforced (the hosts have none).
+echo 8 > /proc/sys/vm/nr_hugepages
 cd /work
 status=0
 for t in bin/*; do

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use husk_tests::{cgroups, host_lacks, reference_lacks, Bundle, Runtime};
+use husk_tests::{cgroups, host_lacks, probe, reference_lacks, Bundle, Runtime};
 use serde_json::json;
 
 /// The directory of `id`'s cgroup that carries `v1_controller` (or its v2 name `v2`): its v1
@@ -204,6 +204,46 @@ fn hugetlb_is_driven_through_the_hierarchy_it_is_bound_to() {
     };
     assert_eq!(read(&hugetlb, file), "4194304");
     rt.delete(&b.id);
+}
+
+/// The free 2 MiB huge pages of the host (`HugePages_Free` of /proc/meminfo).
+fn free_huge_pages() -> u64 {
+    fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_kernel_enforces_a_hugetlb_limit() {
+    if reference_lacks(
+        "runc 1.1.5 cannot set hugetlb on a hybrid host (it is bound to cgroup2 there)",
+    ) {
+        return;
+    }
+    if host_lacks(
+        free_huge_pages() < 2,
+        "fewer than 2 free 2 MiB huge pages (tests/v2vm.sh reserves them in the v2 guest)",
+    ) {
+        return;
+    }
+    let rt = Runtime::new();
+    // One page fits the 2 MiB limit, two do not: the reservation (hugetlb.2MB.rsvd.max, or
+    // the fault on kernels without it) is refused by the container's hugetlb cgroup.
+    let mut b = probe::bundle(&["hugetlb", "1", "2"]);
+    b.set(
+        "/linux/resources/hugepageLimits",
+        json!([{"pageSize": "2MB", "limit": 2097152}]),
+    );
+    let report = probe::run(&rt, &b);
+    assert_eq!(report["hugetlb"]["1"], json!({"ok": true}), "{report}");
+    assert_eq!(
+        report["hugetlb"]["2"],
+        json!({"error": "ENOMEM"}),
+        "{report}"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! husk-probe: the in-container probe of the end-to-end tests. It prints one JSON object saying
 //! what the process it runs as sees of itself (ids, capabilities, limits, mounts, namespaces,
 //! ...), so tests assert exact values and the differential test compares two runtimes field by
-//! field. It changes nothing: every value is read, never set.
+//! field. It changes nothing: every value is read, never set (`hugetlb` maps huge pages for a
+//! moment, to see whether the kernel lets it).
 //!
 //! ```text
 //! husk-probe all                       every section below
@@ -10,10 +11,11 @@
 //! husk-probe access / /proc/sys        access(2) R_OK, W_OK, X_OK of each path
 //! husk-probe read /proc/self/cgroup    a file's content
 //! husk-probe sysctl net.ipv4.ip_forward  /proc/sys/net/ipv4/ip_forward's content
+//! husk-probe hugetlb 1 2               map (and unmap) 1, then 2 huge pages of 2 MiB
 //! ```
 //!
 //! Sections and queries mix freely (`husk-probe all stat /dev/null`). The output's top-level keys
-//! are the section names and `stat`, `access`, `read`, `sysctl` (objects keyed by argument). A
+//! are the section names and `stat`, `access`, `read`, `sysctl`, `hugetlb` (objects keyed by argument). A
 //! value the probe could not read is `{"error": "..."}` (an errno name when there is one), so one
 //! missing file never hides the rest. Exit status: 0, 1 when stdout cannot be written, 2 for a bad command line, 3 on a panic.
 //!
@@ -75,13 +77,14 @@ const QUERIES: &[Query] = &[
     ("access", files::access),
     ("read", files::read),
     ("sysctl", files::sysctl),
+    ("hugetlb", process::hugetlb),
 ];
 
 fn usage() -> String {
     let sections: Vec<&str> = SECTIONS.iter().map(|(n, _)| *n).collect();
     format!(
         "usage: husk-probe [all | SECTION | stat PATH... | access PATH... | read PATH... | \
-         sysctl NAME...]...\nsections: {}",
+         sysctl NAME... | hugetlb N...]...\nsections: {}",
         sections.join(" ")
     )
 }

@@ -325,3 +325,42 @@ pub fn affinity() -> Value {
         Err(e) => errno_value(e),
     }
 }
+
+/// 2 MiB, the huge page size `hugetlb` maps.
+const HUGE_PAGE: usize = 2 * 1024 * 1024;
+
+/// `hugetlb N`: map N 2 MiB huge pages (private, anonymous, MAP_HUGETLB), write to each, unmap:
+/// `{"ok": true}`, or the errno of mmap(2) (ENOMEM when the hugetlb cgroup's reservation limit,
+/// `hugetlb.2MB.rsvd.max`, or the host's pool says no). The one query that does something: it
+/// is how a test sees the kernel enforce `linux.resources.hugepageLimits`.
+pub fn hugetlb(count: &str) -> Value {
+    let Some(len) = count
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(HUGE_PAGE))
+    else {
+        return json!({"error": "not a page count"});
+    };
+    // SAFETY: a fresh anonymous private mapping at an address the kernel picks; no existing
+    // memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return errno_value(nix::errno::Errno::last());
+    }
+    for page in (0..len).step_by(HUGE_PAGE) {
+        // SAFETY: `page` is inside the `len` bytes just mapped read-write.
+        unsafe { p.cast::<u8>().add(page).write_volatile(1) };
+    }
+    // SAFETY: exactly the mapping made above, not used after.
+    unsafe { libc::munmap(p, len) };
+    json!({"ok": true})
+}
