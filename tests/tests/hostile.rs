@@ -1,7 +1,8 @@
 //! Hostile images and configs: the public bug reports against runc, crun and youki replayed
 //! against the runtime (CVE-2019-19921, CVE-2021-30465, CVE-2023-27561, CVE-2024-21626,
 //! CVE-2025-31133, CVE-2025-52565, runc#3911-style tmpfs modes, planted symlinks, /proc magic
-//! links, odd options, sysctl keys, labels, host-root and odd bundle paths).
+//! links, odd options, sysctl keys, labels, host-root and odd bundle paths, unified cgroup keys,
+//! setuid binaries under noNewPrivileges, CVE-2022-29162 inheritable capabilities).
 //!
 //! Each test passes when the runtime behaves: nothing of the host is created, modified,
 //! chmod-ed or mounted over; nothing is left behind (state, cgroups, processes, mounts); an
@@ -761,4 +762,59 @@ fn a_unified_key_cannot_pull_a_host_process_into_the_container() {
         .stderr_mentions(&["linux.resources.unified", "cgroup.procs"]);
     assert_eq!(before, after, "the host process was moved");
     rt.assert_left_nothing(&b);
+}
+
+/// A setuid-root binary in the image, run by a non-root user: with `noNewPrivileges` the exec
+/// must not raise the effective uid (prctl(2) PR_SET_NO_NEW_PRIVS); without it, it does (the
+/// control, which shows the binary really is setuid here).
+#[test]
+fn a_setuid_binary_gains_nothing_under_no_new_privileges() {
+    let rt = Runtime::new();
+    let euid = |no_new_privs: bool| {
+        let mut b = husk_tests::probe::bundle(&["ids", "caps"]);
+        let probe = b
+            .rootfs()
+            .join(husk_tests::probe::PATH_IN_CONTAINER.trim_start_matches('/'));
+        std::os::unix::fs::chown(&probe, Some(0), Some(0)).unwrap();
+        fs::set_permissions(&probe, fs::Permissions::from_mode(0o4755)).unwrap();
+        b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+        b.set("/process/noNewPrivileges", json!(no_new_privs));
+        let report = husk_tests::probe::run(&rt, &b);
+        (
+            report["ids"]["uid"]["effective"].as_u64().unwrap(),
+            report["ids"]["uid"]["real"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(
+        euid(true),
+        (1000, 1000),
+        "setuid honoured under noNewPrivileges"
+    );
+    assert_eq!(
+        euid(false),
+        (0, 1000),
+        "the control: setuid works without it"
+    );
+}
+
+/// CVE-2022-29162: a container must not start with inheritable capabilities it was not given,
+/// or a file with inheritable file capabilities run by a non-root user would gain them.
+#[test]
+fn no_inheritable_or_ambient_capabilities_unless_configured() {
+    let rt = Runtime::new();
+    let mut b = husk_tests::probe::bundle(&["caps"]);
+    b.set(
+        "/process/capabilities",
+        json!({"bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": ["CAP_CHOWN", "CAP_KILL"],
+               "permitted": ["CAP_CHOWN", "CAP_KILL"]}),
+    );
+    let report = husk_tests::probe::run(&rt, &b);
+    for set in ["inheritable", "ambient"] {
+        assert_eq!(report["caps"][set], json!([]), "{set}: {report}");
+    }
+    assert_eq!(
+        report["caps"]["effective"],
+        json!(["CAP_CHOWN", "CAP_KILL"]),
+        "{report}"
+    );
 }
