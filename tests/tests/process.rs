@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (project rules)
 
-use husk_tests::{Bundle, Runtime};
+use husk_tests::{reference_lacks, Bundle, Runtime};
 use serde_json::json;
 
 /// The value of a `Name:\tvalue` line of /proc/self/status as printed by the container.
@@ -290,4 +290,28 @@ fn minbase_is_debian_bookworm_with_root_home() {
     assert!(lines[0].starts_with("12."), "debian_version {:?}", lines[0]);
     assert_eq!(lines[1], "/root");
     assert_eq!(lines[2], "/usr/bin/dpkg");
+}
+
+#[test]
+fn a_capability_the_runtime_lacks_is_a_warning_and_the_rest_is_applied() {
+    if reference_lacks("runc 1.1.5 fails create when a capability is not in its own bounding set") {
+        return;
+    }
+    let own_bounding = std::fs::read_to_string("/proc/self/status").unwrap();
+    // CAP_SYS_RESOURCE is bit 24.
+    let has_sys_resource =
+        u64::from_str_radix(status_field(&own_bounding, "CapBnd"), 16).unwrap() & (1 << 24) != 0;
+    if husk_tests::host_lacks(
+        has_sys_resource,
+        "CAP_SYS_RESOURCE is in this host's bounding set, so it can be granted",
+    ) {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["cat", "/proc/self/status"]);
+    b.caps(&["CAP_KILL", "CAP_SYS_RESOURCE"]);
+    let o = rt.run(&b).ok();
+    o.stderr_mentions(&["CAP_SYS_RESOURCE", "bounding set", "starts without it"]);
+    assert_eq!(status_field(&o.stdout, "CapBnd"), cap_mask(&[5]));
+    assert_eq!(status_field(&o.stdout, "CapEff"), cap_mask(&[5]));
 }
