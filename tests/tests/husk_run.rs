@@ -1005,3 +1005,202 @@ fn device_permissions_limit_its_access() {
         assert!(o.stdout.lines().any(|l| l == "c 1:11 r"), "{o:#?}");
     }
 }
+
+// ---- Security defaults and options (issue 5, "Defaults people get from husk run") ----
+
+/// `cat /proc/self/status` in the busybox rootfs with `opts`: (CapEff, CapBnd, Seccomp,
+/// NoNewPrivs) as text.
+fn status_with(h: &Husk, opts: &[&str]) -> (String, String, String, String) {
+    let out = h.run_ok(
+        opts,
+        rootfs::busybox().to_str().unwrap(),
+        &["cat", "/proc/self/status"],
+    );
+    let f = |n| status_field(&out, n).to_owned();
+    (f("CapEff"), f("CapBnd"), f("Seccomp"), f("NoNewPrivs"))
+}
+
+/// Docker's default capability set as a CapEff mask (moby oci/caps/defaults.go).
+const DOCKER_CAPS: u64 = 0xa804_25fb;
+
+#[test]
+fn default_security_is_seccomp_filter_and_no_no_new_privs() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::new();
+    let (eff, bnd, seccomp, nnp) = status_with(&h, &[]);
+    assert_eq!(eff, format!("{DOCKER_CAPS:016x}"));
+    assert_eq!(bnd, eff);
+    assert_eq!(
+        seccomp, "2",
+        "the default profile is a filter (SECCOMP_MODE_FILTER)"
+    );
+    assert_eq!(nnp, "0", "noNewPrivileges is off unless asked, as Podman");
+    let (_, _, seccomp, nnp) = status_with(&h, &["--security-opt", "no-new-privileges"]);
+    assert_eq!((seccomp.as_str(), nnp.as_str()), ("2", "1"));
+    let (_, _, _, nnp) = status_with(&h, &["--security-opt", "no-new-privileges=false"]);
+    assert_eq!(nnp, "0");
+    let (eff, _, seccomp, _) = status_with(&h, &["--security-opt", "seccomp=unconfined"]);
+    assert_eq!(seccomp, "0");
+    assert_eq!(eff, format!("{DOCKER_CAPS:016x}"), "caps unchanged");
+}
+
+#[test]
+fn cap_add_and_cap_drop_change_the_sets() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::new();
+    // CAP_SYS_ADMIN is bit 21, CAP_NET_RAW 13, CAP_KILL 5 (capability.h).
+    let (eff, bnd, _, _) =
+        status_with(&h, &["--cap-add", "sys_admin", "--cap-drop", "CAP_NET_RAW"]);
+    let want = (DOCKER_CAPS | 1 << 21) & !(1 << 13);
+    assert_eq!(eff, format!("{want:016x}"));
+    assert_eq!(bnd, eff);
+    let (eff, bnd, _, _) = status_with(&h, &["--cap-drop", "ALL", "--cap-add", "Kill"]);
+    assert_eq!(
+        (eff.as_str(), bnd.as_str()),
+        ("0000000000000020", "0000000000000020")
+    );
+
+    let name = Husk::name();
+    let o = h.run(
+        &name,
+        &["--cap-add", "NET_WIZARD"],
+        rootfs::busybox().to_str().unwrap(),
+        &["true"],
+    );
+    assert_eq!(o.code(), Some(125), "{o:#?}");
+    o.stderr_mentions(&["--cap-add", "NET_WIZARD"]);
+    h.assert_clean(&name);
+}
+
+#[test]
+fn default_seccomp_profile_denies_with_eperm_and_follows_the_caps() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::new();
+    let bb = rootfs::busybox().to_str().unwrap().to_owned();
+    // unshare(CLONE_NEWUSER) needs no capability, so only the filter refuses it; chroot is in
+    // the CAP_SYS_CHROOT group, mount and unshare(CLONE_NEWNS) in the CAP_SYS_ADMIN group.
+    let script = "unshare -U true 2>&1; echo userns=$?; \
+                  chroot / true 2>&1; echo chroot=$?; \
+                  unshare -m true 2>&1; echo mountns=$?; echo allowed";
+    let out = h.run_ok(&[], &bb, &["sh", "-c", script]);
+    assert!(
+        out.contains("Operation not permitted\nuserns=1"),
+        "unshare is denied with EPERM by the default profile: {out}"
+    );
+    assert!(
+        out.contains("chroot=0"),
+        "chroot with CAP_SYS_CHROOT: {out}"
+    );
+    assert!(
+        out.contains("mountns=1") && out.ends_with("allowed\n"),
+        "{out}"
+    );
+
+    let out = h.run_ok(
+        &["--security-opt", "seccomp=unconfined"],
+        &bb,
+        &["sh", "-c", script],
+    );
+    assert!(out.contains("userns=0"), "unconfined: {out}");
+
+    let out = h.run_ok(
+        &["--cap-add", "SYS_ADMIN", "--cap-drop", "sys_chroot"],
+        &bb,
+        &["sh", "-c", script],
+    );
+    assert!(out.contains("mountns=0"), "CAP_SYS_ADMIN group: {out}");
+    assert!(
+        out.contains("Operation not permitted\nchroot=1"),
+        "no CAP_SYS_CHROOT, no chroot: {out}"
+    );
+}
+
+#[test]
+fn seccomp_file_profile() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::new();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("deny-mkdir.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []},
+                        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 13, "comment": "test"}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = h.run_ok(
+        &["--security-opt", &opt],
+        rootfs::busybox().to_str().unwrap(),
+        &[
+            "sh",
+            "-c",
+            "mkdir /tmp/x 2>&1; echo mkdir=$?; grep Seccomp: /proc/self/status",
+        ],
+    );
+    assert!(
+        out.contains("Permission denied\nmkdir=1"),
+        "EACCES (13): {out}"
+    );
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+
+    let name = Husk::name();
+    let o = h.run(
+        &name,
+        &["--security-opt", "seccomp=/husk-no-such-profile.json"],
+        rootfs::busybox().to_str().unwrap(),
+        &["true"],
+    );
+    assert_eq!(o.code(), Some(125), "{o:#?}");
+    o.stderr_mentions(&["/husk-no-such-profile.json"]);
+    h.assert_clean(&name);
+}
+
+#[test]
+fn privileged_has_every_cap_no_seccomp_no_masks_and_every_device() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::new();
+    let out = h.run_ok(
+        &["--privileged"],
+        rootfs::busybox().to_str().unwrap(),
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/status; echo masks=$(grep -c -e /proc/kcore -e /proc/sys /proc/self/mountinfo); \
+             cat /sys/fs/cgroup/devices/devices.list 2>/dev/null",
+        ],
+    );
+    let eff = u64::from_str_radix(status_field(&out, "CapEff"), 16).unwrap();
+    // Every capability the runtime itself holds (this host's bounding set lacks
+    // CAP_SYS_RESOURCE, which the runtime skips with a warning).
+    let own = fs::read_to_string("/proc/self/status").unwrap();
+    let own_bnd = u64::from_str_radix(status_field(&own, "CapBnd"), 16).unwrap();
+    assert_eq!(eff, own_bnd, "{out}");
+    assert_ne!(eff & 1 << 21, 0, "CAP_SYS_ADMIN");
+    assert_eq!(status_field(&out, "Seccomp"), "0");
+    assert_eq!(status_field(&out, "NoNewPrivs"), "0");
+    assert!(
+        out.contains("masks=0"),
+        "no masked or read-only /proc paths: {out}"
+    );
+    if fs::metadata("/sys/fs/cgroup/devices").is_ok() {
+        assert!(
+            out.contains("a *:* rwm"),
+            "devices cgroup allows all: {out}"
+        );
+    } else {
+        println!("no v1 devices hierarchy on this host: the device rule is not read back here");
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::cli::NetworkMode;
 use crate::resources::Resources;
+use crate::security::Security;
 
 /// The runtime-spec version husk writes.
 pub const OCI_VERSION: &str = "1.3.0";
@@ -107,6 +108,9 @@ pub struct BundleConfig {
     pub cgroups_path: Option<String>,
     /// `linux.resources` and `linux.devices` (--memory, --cpus, --device, ...).
     pub resources: Resources,
+    /// `process.capabilities`, `process.noNewPrivileges`, `linux.seccomp`; with --privileged
+    /// no masked or read-only paths and every device allowed.
+    pub security: Security,
 }
 
 /// A bind mount of `source` at `destination`: `rbind`, then `ro` if `read_only`, then `extra`.
@@ -214,29 +218,39 @@ pub fn config(c: &BundleConfig) -> Value {
             "env": c.env,
             "cwd": c.cwd,
             "capabilities": {
-                "bounding": DEFAULT_CAPABILITIES,
-                "effective": DEFAULT_CAPABILITIES,
-                "permitted": DEFAULT_CAPABILITIES,
+                "bounding": c.security.capabilities,
+                "effective": c.security.capabilities,
+                "permitted": c.security.capabilities,
                 "inheritable": [],
                 "ambient": [],
             },
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true,
+            "noNewPrivileges": c.security.no_new_privileges,
         },
         "root": {"path": ROOTFS_DIR, "readonly": c.readonly_root},
         "hostname": c.hostname,
         "mounts": mounts,
         "linux": {
             "namespaces": namespaces,
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
         },
     });
+    if !c.security.privileged {
+        v["linux"]["maskedPaths"] = json!(MASKED_PATHS);
+        v["linux"]["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    if let Some(s) = &c.security.seccomp {
+        v["linux"]["seccomp"] = s.clone();
+    }
     if let Some(p) = &c.cgroups_path {
         v["linux"]["cgroupsPath"] = json!(p);
     }
     if let Some(r) = c.resources.linux_resources() {
         v["linux"]["resources"] = r;
+    }
+    if c.security.privileged {
+        // Docker's --privileged: every device node may be made and opened (a rule for type
+        // `a`, all majors and minors), replacing the per---device rules it covers.
+        v["linux"]["resources"]["devices"] = json!([{"allow": true, "type": "a", "access": "rwm"}]);
     }
     let devices = c.resources.linux_devices();
     if !devices.is_empty() {
@@ -281,6 +295,7 @@ mod tests {
             readonly_root: false,
             extra_mounts: vec![],
             resources: Resources::default(),
+            security: Security::default(),
         }
     }
 
@@ -337,7 +352,7 @@ mod tests {
         assert_eq!(p["args"], json!(["ls", "-l"]));
         assert_eq!(p["cwd"], "/tmp");
         assert_eq!(p["env"], json!(["PATH=/bin", "HOSTNAME=web"]));
-        assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(p["noNewPrivileges"], false, "off unless asked, as Podman");
         assert_eq!(
             p["rlimits"],
             json!([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}])
@@ -471,6 +486,47 @@ mod tests {
         assert_eq!(linux.devices().as_ref().unwrap().len(), 1);
         let r = linux.resources().as_ref().unwrap();
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(64 << 20));
+    }
+
+    #[test]
+    fn security_settings() {
+        use crate::security::{SecurityArgs, ALL_CAPABILITIES};
+        let mut c = sample();
+        let v = config(&c);
+        assert!(
+            v["linux"].get("seccomp").is_none(),
+            "Security::default has no filter"
+        );
+        let opts = vec!["no-new-privileges".to_owned()];
+        c.security = Security::from_args(&SecurityArgs {
+            security_opt: &opts,
+            ..SecurityArgs::default()
+        })
+        .unwrap();
+        let v = config(&c);
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert!(v["linux"].get("resources").is_none());
+
+        c.security = Security::from_args(&SecurityArgs {
+            privileged: true,
+            ..SecurityArgs::default()
+        })
+        .unwrap();
+        let v = config(&c);
+        assert!(v["linux"].get("seccomp").is_none());
+        assert!(v["linux"].get("maskedPaths").is_none());
+        assert!(v["linux"].get("readonlyPaths").is_none());
+        assert_eq!(
+            v["linux"]["resources"]["devices"],
+            json!([{"allow": true, "type": "a", "access": "rwm"}])
+        );
+        assert_eq!(
+            strings(&v["process"]["capabilities"]["bounding"]).len(),
+            ALL_CAPABILITIES.len()
+        );
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+        assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
     }
 
     #[test]

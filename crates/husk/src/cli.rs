@@ -22,6 +22,7 @@ Examples:
   husk run -v ./data:/data:ro --name web --network host ./rootfs /bin/httpd -f
   husk run -m 512m --cpus 1.5 --pids-limit 100 ./rootfs sh
   husk run --device /dev/fuse --device /dev/sdb:/dev/xvdb:r ./rootfs sh
+  husk run --cap-add SYS_PTRACE --security-opt no-new-privileges ./rootfs sh
 
 SOURCE is a root filesystem directory, a tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst), or the
 word `host`. A path is anything that contains `/`, starts with `.`, or exists (write ./host for a
@@ -131,6 +132,22 @@ pub struct RunArgs {
     /// PERMS a combination of r, w, m (default rwm); CONTAINER defaults to HOST.
     #[arg(long = "device", value_name = "HOST[:CTR[:PERMS]]")]
     pub devices: Vec<String>,
+    /// Add a capability to Docker's default set (repeatable): a capabilities(7) name with or
+    /// without CAP_, case-insensitive, or ALL. The default seccomp profile follows: e.g.
+    /// SYS_ADMIN also allows mount, unshare and setns.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from the set (repeatable); ALL drops every one not --cap-add'ed.
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give the container every capability, no seccomp filter, no masked or read-only /proc
+    /// and /sys paths, and access to every device (devices cgroup rule `a *:* rwm`).
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options (repeatable): no-new-privileges[=true|false] (default false, as
+    /// Podman), seccomp=unconfined, or seccomp=FILE (a profile in the Docker/Podman format).
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// The network: `none` (loopback only, the default) or `host`.
     #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
     pub network: NetworkMode,
@@ -279,6 +296,28 @@ mod tests {
                 .as_deref(),
             Some("-5")
         );
+    }
+
+    #[test]
+    fn security_options_are_repeatable() {
+        let r = run_args(&[
+            "run",
+            "--cap-add",
+            "sys_admin",
+            "--cap-add=NET_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--privileged",
+            "--security-opt",
+            "no-new-privileges",
+            "--security-opt=seccomp=unconfined",
+            "host",
+        ]);
+        assert_eq!(r.cap_add, ["sys_admin", "NET_ADMIN"]);
+        assert_eq!(r.cap_drop, ["ALL"]);
+        assert!(r.privileged);
+        assert_eq!(r.security_opt, ["no-new-privileges", "seccomp=unconfined"]);
+        assert!(!run_args(&["run", "host"]).privileged);
     }
 
     #[test]

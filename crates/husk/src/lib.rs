@@ -5,7 +5,8 @@
 //! Modules, one concern each: [`cli`] (arguments), [`source`] (the SOURCE grammar), [`unpack`]
 //! (tarballs and their cache), [`overlay`] (the per-container overlay), [`hostroot`] (the `host`
 //! source), [`bundle`] (config.json), [`volume`], [`user`], [`envvars`], [`name`],
-//! [`resources`] (option parsing), [`record`] (husk's record of each container and the data
+//! [`resources`] (option parsing), [`security`] (capabilities, seccomp, no_new_privs;
+//! the default profile in [`seccomp_profile`]), [`record`] (husk's record of each container and the data
 //! root's layout), [`run`] (the verb and the monitor role). main.rs only parses, dispatches
 //! and maps errors to exit statuses.
 
@@ -21,6 +22,8 @@ pub mod overlay;
 pub mod record;
 pub mod resources;
 pub mod run;
+pub mod seccomp_profile;
+pub mod security;
 pub mod source;
 #[cfg(test)]
 mod testutil;

@@ -24,6 +24,7 @@ use crate::record::{
     now_rfc3339, ContainerDir, DataRoot, Record, RecordError, RecordSource, RecordStatus,
 };
 use crate::resources::{LiveHost, ResourceArgs, ResourceError, Resources};
+use crate::security::{Security, SecurityArgs, SecurityError};
 use crate::source::{self, Source, SourceError};
 use crate::unpack::{RootfsCache, UnpackError, UnpackOptions};
 use crate::user::{self, UserError};
@@ -83,6 +84,9 @@ pub enum RunError {
     /// --memory, --cpus, --pids-limit, --device and the other resource options.
     #[error(transparent)]
     Resources(#[from] ResourceError),
+    /// --cap-add, --cap-drop, --privileged, --security-opt.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     /// config.json.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -162,6 +166,8 @@ pub struct Plan {
     pub source: Source,
     /// The resource options and devices, checked against the host.
     pub resources: Resources,
+    /// Capabilities, seccomp filter, noNewPrivileges, --privileged.
+    pub security: Security,
 }
 
 impl Plan {
@@ -197,6 +203,12 @@ impl Plan {
             .map(|v| volume::resolve(v))
             .collect::<Result<Vec<_>, _>>()?;
         let resources = Resources::from_args(&resource_args(args), &LiveHost)?;
+        let security = Security::from_args(&SecurityArgs {
+            cap_add: &args.cap_add,
+            cap_drop: &args.cap_drop,
+            privileged: args.privileged,
+            security_opt: &args.security_opt,
+        })?;
         let source = source::from_word(&args.source)?;
         Ok(Self {
             name,
@@ -207,6 +219,7 @@ impl Plan {
             volumes,
             source,
             resources,
+            security,
         })
     }
 }
@@ -302,6 +315,7 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         extra_mounts: mounts,
         cgroups_path: cgroups_path(args.cgroup_parent.as_deref(), &plan.name)?,
         resources: plan.resources.clone(),
+        security: plan.security.clone(),
     });
     let bundle_dir = paths.bundle();
     bundle::write_config(&bundle_dir, &config)?;
