@@ -123,7 +123,7 @@ fn husk_reports_v1_3_and_this_host() {
     }
     let l = &d["linux"];
     let seccomp = &l["seccomp"];
-    assert!(!strings(&seccomp["actions"]).contains(&"SCMP_ACT_NOTIFY"));
+    assert!(strings(&seccomp["actions"]).contains(&"SCMP_ACT_NOTIFY"));
     let supported = strings(&seccomp["supportedFlags"]);
     // libseccomp 2.5 and Linux 4.17+ support all three.
     for f in [
@@ -201,11 +201,7 @@ fn the_shared_parts_match_runc() {
     }
     let husk_actions = strings(&husk["linux"]["seccomp"]["actions"]);
     for a in strings(&runc["linux"]["seccomp"]["actions"]) {
-        assert_eq!(
-            husk_actions.contains(&a),
-            a != "SCMP_ACT_NOTIFY",
-            "action {a}"
-        );
+        assert!(husk_actions.contains(&a), "action {a}");
     }
     let husk_archs = strings(&husk["linux"]["seccomp"]["archs"]);
     for a in strings(&runc["linux"]["seccomp"]["archs"]) {

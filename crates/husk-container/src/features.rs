@@ -12,8 +12,8 @@
 //!   list), in kernel order as runc prints them.
 //! - `linux.seccomp`: each action, operator, architecture and flag is tried through
 //!   [`seccomp::compile`], so the lists are what husk and this host's libseccomp accept:
-//!   an action or flag husk refuses by design until the security issue (SCMP_ACT_NOTIFY,
-//!   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) is left out of `actions` and `supportedFlags`;
+//!   a flag husk does not implement yet (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) is left out
+//!   of `supportedFlags`; SCMP_ACT_NOTIFY is listed (it needs `listenerPath`);
 //!   an architecture this host's libseccomp does not know is left out of `archs`.
 //! - `linux.cgroup`: the cgroupfs driver on v1 and v2 ([`husk_cgroups`]); no systemd driver;
 //!   `rdma` is whether [`husk_cgroups::Cgroup::check`] accepts an rdma limit (the host may
@@ -294,7 +294,8 @@ fn allow_all() -> LinuxSeccomp {
 }
 
 /// Compiles a profile with one rule for getcwd(2) with `action` (and `arg`), the default
-/// action being another one (libseccomp refuses a rule that repeats the default).
+/// action being another one (libseccomp refuses a rule that repeats the default), with a
+/// `listenerPath` (SCMP_ACT_NOTIFY needs one).
 fn compile_rule(
     action: LinuxSeccompAction,
     arg: Option<LinuxSeccompArg>,
@@ -310,6 +311,8 @@ fn compile_rule(
     rule.set_action(action);
     rule.set_args(arg.map(|a| vec![a]));
     p.set_syscalls(Some(vec![rule]));
+    // SCMP_ACT_NOTIFY needs an agent; compile never connects to it.
+    p.set_listener_path(Some("/run/husk-features-agent.sock".into()));
     seccomp::compile(&p).map(drop)
 }
 
@@ -317,12 +320,7 @@ fn compile_rule(
 /// opposed to success or a refusal by this host's libseccomp or kernel (the name is still
 /// recognised then).
 fn refused_by_husk(r: &Result<(), SeccompError>) -> bool {
-    matches!(
-        r,
-        Err(SeccompError::NotifyUnsupported { .. }
-            | SeccompError::ListenerUnsupported { .. }
-            | SeccompError::FlagUnsupported { .. })
-    )
+    matches!(r, Err(SeccompError::FlagUnsupported { .. }))
 }
 
 /// Every `linux.memoryPolicy.mode`, in the schema's order.
@@ -723,10 +721,10 @@ mod tests {
                 "SCMP_ACT_KILL_PROCESS",
                 "SCMP_ACT_KILL_THREAD",
                 "SCMP_ACT_LOG",
+                "SCMP_ACT_NOTIFY",
                 "SCMP_ACT_TRACE",
                 "SCMP_ACT_TRAP"
-            ],
-            "SCMP_ACT_NOTIFY is refused until the security issue"
+            ]
         );
         assert_eq!(
             strings(&s["operators"]),

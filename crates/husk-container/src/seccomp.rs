@@ -14,13 +14,21 @@
 //! no_new_privs itself (libseccomp's default would): that is `process.noNewPrivileges`' job.
 //!
 //! Done here: defaultAction, defaultErrnoRet, architectures, syscalls (names, action, errnoRet,
-//! args with index, value, valueTwo, op), flags SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC
-//! (libseccomp filter attributes). Left for the security issue (issue 5), refused with a clear
-//! error until then rather than ignored:
-//! - `SCMP_ACT_NOTIFY`, `listenerPath`, `listenerMetadata` (the listener fd must be sent to the
-//!   agent with the state);
-//! - the flag `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Debian's libseccomp 2.5.4 has no
-//!   attribute for it: export the BPF and call seccomp(2) with the flags, in husk-sys).
+//! args with index, value, valueTwo, op), every action including SCMP_ACT_NOTIFY, flags
+//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC (libseccomp filter attributes).
+//!
+//! SCMP_ACT_NOTIFY (runtime-spec config-linux.md "Seccomp", runtime.md "Container process
+//! state"): `listenerPath` is required with it. The runtime connects to it before fork
+//! ([`SeccompProgram::connect_listener`]; nothing listening fails `create` before anything is
+//! made); the init inherits the connection and, right after loading the filter (libseccomp
+//! adds SECCOMP_FILTER_FLAG_NEW_LISTENER), sends the notify fd with SCM_RIGHTS and the
+//! container process state JSON (ociVersion, fds `["seccompFd"]`, pid, `listenerMetadata`,
+//! state) in one message. runc sends it from the runtime process; husk's init loads the filter
+//! after `start`, when the `create` process is gone (docs/known-differences.md).
+//!
+//! Left for later, refused with a clear error rather than ignored: the flag
+//! `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Debian's libseccomp 2.5.4 has no attribute for
+//! it: export the BPF and call seccomp(2) with the flags, in husk-sys).
 //!
 //! Not done yet, and not refused: runc's ENOSYS rule (per architecture, syscalls newer than the
 //! profile's newest return ENOSYS instead of the default action), so a profile with a deny
@@ -51,6 +59,17 @@ const SYSCALL_ARGS: usize = 6;
 #[derive(Debug)]
 pub struct SeccompProgram {
     ctx: ScmpFilterContext,
+    listener: Option<Listener>,
+}
+
+/// `linux.seccomp.listenerPath` and `listenerMetadata`, and the connection to the agent.
+#[derive(Debug)]
+struct Listener {
+    path: std::path::PathBuf,
+    metadata: String,
+    /// Connected by the runtime before fork ([`SeccompProgram::connect_listener`]): the init
+    /// has left the host's mount namespace when it loads the filter.
+    conn: Option<std::os::unix::net::UnixStream>,
 }
 
 /// What is wrong with `linux.seccomp`, or why loading the filter failed.
@@ -81,22 +100,44 @@ pub enum SeccompError {
         /// The largest accepted value.
         max: u32,
     },
-    /// SCMP_ACT_NOTIFY is not implemented yet.
+    /// SCMP_ACT_NOTIFY is used without `linux.seccomp.listenerPath` (nothing would receive the
+    /// notifications: the syscalls would block forever).
     #[error(
-        "{field}: SCMP_ACT_NOTIFY is not supported by husk yet (it needs linux.seccomp.listenerPath \
-         and a seccomp agent); use another action"
+        "{field}: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the unix socket of the \
+         seccomp agent that answers the notifications); set it, or use another action"
     )]
-    NotifyUnsupported {
-        /// The action field.
+    NotifyWithoutListener {
+        /// The first action field with SCMP_ACT_NOTIFY.
         field: String,
     },
-    /// listenerPath or listenerMetadata is given (only meaningful with SCMP_ACT_NOTIFY).
-    #[error(
-        "{field} is not supported by husk yet (SCMP_ACT_NOTIFY is not implemented); remove it"
-    )]
-    ListenerUnsupported {
+    /// `listenerPath` is not absolute, or `listenerMetadata` is given without it.
+    #[error("{field}: {detail}")]
+    Listener {
         /// `linux.seccomp.listenerPath` or `linux.seccomp.listenerMetadata`.
         field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Connecting to `listenerPath` failed (in the runtime, before anything is created).
+    #[error(
+        "linux.seccomp.listenerPath: connecting to {path} failed: {source}; the seccomp agent \
+         must listen on this unix socket before the container is created"
+    )]
+    ListenerConnect {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The error of connect(2).
+        source: std::io::Error,
+    },
+    /// Sending the notify fd and the container process state to the agent failed.
+    #[error(
+        "linux.seccomp.listenerPath: sending the seccomp notify fd to {path} failed: {detail}"
+    )]
+    ListenerSend {
+        /// The path.
+        path: std::path::PathBuf,
+        /// What failed.
+        detail: String,
     },
     /// A filter flag husk cannot set yet.
     #[error("{field}: {flag} is not supported by husk yet (this host's libseccomp has no attribute for it); remove it")]
@@ -170,12 +211,11 @@ pub enum SeccompError {
     },
 }
 
-/// The libseccomp action for a spec action and its errno (`errno_field` names the field for
-/// messages).
+/// The libseccomp action for a spec action and its errno (`errno_field` names the errno's
+/// field for messages).
 fn action(
     act: LinuxSeccompAction,
     errno: Option<u32>,
-    action_field: &str,
     errno_field: &str,
 ) -> Result<ScmpAction, SeccompError> {
     let value = |max: u32| -> Result<u16, SeccompError> {
@@ -211,9 +251,7 @@ fn action(
         LinuxSeccompAction::ScmpActTrap => no_errno(ScmpAction::Trap),
         LinuxSeccompAction::ScmpActLog => no_errno(ScmpAction::Log),
         LinuxSeccompAction::ScmpActAllow => no_errno(ScmpAction::Allow),
-        LinuxSeccompAction::ScmpActNotify => Err(SeccompError::NotifyUnsupported {
-            field: action_field.to_string(),
-        }),
+        LinuxSeccompAction::ScmpActNotify => no_errno(ScmpAction::Notify),
     }
 }
 
@@ -261,24 +299,35 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///
 /// # Errors
 /// A [`SeccompError`] naming the field (`linux.seccomp.syscalls[2].errnoRet`, ...) for every
-/// config problem; see the module docs for what is refused until issue 5.
+/// config problem; SCMP_ACT_NOTIFY without `listenerPath`; see the module docs for what is
+/// refused.
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
     let default = action(
         seccomp.default_action(),
         seccomp.default_errno_ret(),
-        "linux.seccomp.defaultAction",
         "linux.seccomp.defaultErrnoRet",
     )?;
-    if seccomp.listener_path().is_some() {
-        return Err(SeccompError::ListenerUnsupported {
-            field: "linux.seccomp.listenerPath",
-        });
-    }
-    if seccomp.listener_metadata().is_some() {
-        return Err(SeccompError::ListenerUnsupported {
-            field: "linux.seccomp.listenerMetadata",
-        });
-    }
+    let listener = match (seccomp.listener_path(), seccomp.listener_metadata()) {
+        (Some(p), _) if !p.is_absolute() => {
+            return Err(SeccompError::Listener {
+                field: "linux.seccomp.listenerPath",
+                detail: format!("{} is not an absolute path", p.display()),
+            })
+        }
+        (Some(p), metadata) => Some(Listener {
+            path: p.clone(),
+            metadata: metadata.clone().unwrap_or_default(),
+            conn: None,
+        }),
+        (None, Some(_)) => {
+            return Err(SeccompError::Listener {
+                field: "linux.seccomp.listenerMetadata",
+                detail: "is given without linux.seccomp.listenerPath; set both or neither".into(),
+            })
+        }
+        (None, None) => None,
+    };
+    let mut notify_field = None;
     let mut ctx = ScmpFilterContext::new(default).map_err(|source| SeccompError::Init {
         action: seccomp.default_action(),
         source,
@@ -329,9 +378,11 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         let act = action(
             syscall.action(),
             syscall.errno_ret(),
-            &format!("{field}.action"),
             &format!("{field}.errnoRet"),
         )?;
+        if act == ScmpAction::Notify && notify_field.is_none() {
+            notify_field = Some(format!("{field}.action"));
+        }
         if syscall.names().is_empty() {
             return Err(SeccompError::EmptyNames {
                 field: format!("{field}.names"),
@@ -375,10 +426,37 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             }
         }
     }
-    Ok(SeccompProgram { ctx })
+    if let (Some(field), None) = (notify_field, &listener) {
+        return Err(SeccompError::NotifyWithoutListener { field });
+    }
+    Ok(SeccompProgram { ctx, listener })
 }
 
 impl SeccompProgram {
+    /// Whether the profile has `listenerPath` (its SCMP_ACT_NOTIFY rules need an agent).
+    pub fn has_listener(&self) -> bool {
+        self.listener.is_some()
+    }
+
+    /// Connects to `linux.seccomp.listenerPath`, in the runtime before fork (the init inherits
+    /// the connection and sends the notify fd over it once the filter is loaded). Does nothing
+    /// without a listenerPath.
+    ///
+    /// # Errors
+    /// [`SeccompError::ListenerConnect`] when nothing listens there.
+    pub fn connect_listener(&mut self) -> Result<(), SeccompError> {
+        if let Some(l) = &mut self.listener {
+            let conn = std::os::unix::net::UnixStream::connect(&l.path).map_err(|source| {
+                SeccompError::ListenerConnect {
+                    path: l.path.clone(),
+                    source,
+                }
+            })?;
+            l.conn = Some(conn);
+        }
+        Ok(())
+    }
+
     /// Loads the filter into the calling thread (seccomp_load, `man 3 seccomp_load`; with
     /// SECCOMP_FILTER_FLAG_TSYNC into every thread). Irreversible; inherited across fork and
     /// execve.
@@ -386,13 +464,72 @@ impl SeccompProgram {
     /// Without no_new_privs set on the thread, the kernel requires CAP_SYS_ADMIN: call it before
     /// the capabilities are dropped (see the module docs for the order).
     ///
+    /// With `listenerPath`, the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
+    /// (libseccomp adds it for SCMP_ACT_NOTIFY rules) and the notify fd is sent right away, with
+    /// SCM_RIGHTS, to the agent together with the container process state (runtime-spec
+    /// runtime.md "Container process state": ociVersion, fds ["seccompFd"], pid, metadata,
+    /// state). `state_json` is the container's state (the one the hooks get); its status is
+    /// sent as `created` (the user program has not started yet).
+    ///
     /// # Errors
-    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2)).
-    pub fn load(&self) -> Result<(), SeccompError> {
+    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2));
+    /// [`SeccompError::ListenerSend`] when the fd or the state cannot be sent.
+    pub fn load(&self, state_json: &[u8]) -> Result<(), SeccompError> {
         self.ctx
             .load()
-            .map_err(|source| SeccompError::Load { source })
+            .map_err(|source| SeccompError::Load { source })?;
+        let Some(l) = &self.listener else {
+            return Ok(());
+        };
+        let send_err = |detail: String| SeccompError::ListenerSend {
+            path: l.path.clone(),
+            detail,
+        };
+        let fd = self
+            .ctx
+            .get_notify_fd()
+            .map_err(|e| send_err(format!("seccomp_notify_fd: {e}")))?;
+        let conn = l
+            .conn
+            .as_ref()
+            .ok_or_else(|| send_err("not connected (connect_listener was not called)".into()))?;
+        let msg = process_state(state_json, &l.metadata)
+            .map_err(|e| send_err(format!("the container state: {e}")))?;
+        // The fd is libseccomp's (it closes it with the context); sendmsg only duplicates it
+        // into the message.
+        let iov = [std::io::IoSlice::new(&msg)];
+        let fds = [fd];
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+        let sent = nix::sys::socket::sendmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(conn),
+            &iov,
+            &cmsg,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| send_err(format!("sendmsg: {e}")))?;
+        if sent != msg.len() {
+            return Err(send_err(format!(
+                "sendmsg sent {sent} of {} bytes",
+                msg.len()
+            )));
+        }
+        Ok(())
     }
+}
+
+/// The runtime-spec "containerProcessState" (runtime.md) for the agent at listenerPath.
+fn process_state(state_json: &[u8], metadata: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut state: serde_json::Value = serde_json::from_slice(state_json)?;
+    state["status"] = serde_json::json!("created");
+    let msg = serde_json::json!({
+        "ociVersion": state["ociVersion"].clone(),
+        "fds": ["seccompFd"],
+        "pid": state["pid"].clone(),
+        "metadata": metadata,
+        "state": state,
+    });
+    serde_json::to_vec(&msg)
 }
 
 #[cfg(test)]
@@ -464,14 +601,49 @@ mod tests {
     }
 
     #[test]
-    fn issue_5_features_are_refused_not_ignored() {
-        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-                {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"}]}"#)
-        .starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported"));
-        assert!(
-            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"}"#)
-                .starts_with("linux.seccomp.listenerPath is not supported")
+    fn notify_needs_an_absolute_listener_path() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#),
+            "linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath \
+             (the unix socket of the seccomp agent that answers the notifications); set it, or \
+             use another action"
         );
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "agent.sock"}"#),
+            "linux.seccomp.listenerPath: agent.sock is not an absolute path"
+        );
+        assert!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "x"}"#)
+                .starts_with("linux.seccomp.listenerMetadata: is given without")
+        );
+        let p = compile(&profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                "listenerMetadata": "m", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#,
+        ))
+        .unwrap();
+        assert!(p.has_listener());
+    }
+
+    #[test]
+    fn process_state_has_the_spec_fields() {
+        let state = br#"{"ociVersion": "1.3.0", "id": "c1", "status": "creating", "pid": 42,
+                         "bundle": "/b"}"#;
+        let v: serde_json::Value =
+            serde_json::from_slice(&process_state(state, "meta").unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "ociVersion": "1.3.0", "fds": ["seccompFd"], "pid": 42, "metadata": "meta",
+                "state": {"ociVersion": "1.3.0", "id": "c1", "status": "created", "pid": 42,
+                          "bundle": "/b"}})
+        );
+    }
+
+    #[test]
+    fn wait_killable_recv_is_refused_not_ignored() {
         assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
                 ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#)
         .starts_with(
@@ -513,7 +685,7 @@ mod tests {
                            "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
         ))
         .unwrap();
-        p.load().unwrap();
+        p.load(b"").unwrap();
         let errno = |r: nix::Result<std::os::fd::RawFd>| match r {
             Ok(fd) => {
                 nix::unistd::close(fd).unwrap();
@@ -576,7 +748,7 @@ mod tests {
                     {"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#,
             ))
             .unwrap();
-            p.load().unwrap();
+            p.load(b"").unwrap();
             let ppid = nix::unistd::getppid();
             println!("\nsurvived getppid: {ppid}");
             return;
