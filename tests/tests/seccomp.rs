@@ -144,6 +144,14 @@ fn agent(listener: std::os::unix::net::UnixListener) -> Result<AgentLog, String>
 fn notify_sends_the_listener_fd_and_state_to_the_agent_which_answers() {
     let rt = Runtime::new();
     for nnp in [true, false] {
+        if !nnp
+            && reference_lacks(
+                "SCMP_ACT_NOTIFY without noNewPrivileges (runc 1.1.5's init panics with a nil \
+                 pointer in StartInitialization)",
+            )
+        {
+            continue;
+        }
         let what = format!("noNewPrivileges {nnp}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.sock");
