@@ -143,7 +143,9 @@ fn agent(listener: std::os::unix::net::UnixListener) -> Result<AgentLog, String>
 #[test]
 fn notify_sends_the_listener_fd_and_state_to_the_agent_which_answers() {
     let rt = Runtime::new();
-    for nnp in [true, false] {
+    // The third case loads the exported program with seccomp(2) and
+    // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 6.0+).
+    for (nnp, wkr) in [(true, false), (false, false), (true, true), (false, true)] {
         if !nnp
             && reference_lacks(
                 "SCMP_ACT_NOTIFY without noNewPrivileges (runc 1.1.5's init panics with a nil \
@@ -152,7 +154,11 @@ fn notify_sends_the_listener_fd_and_state_to_the_agent_which_answers() {
         {
             continue;
         }
-        let what = format!("noNewPrivileges {nnp}");
+        if wkr && reference_lacks("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (runc 1.1.5 predates it)")
+        {
+            continue;
+        }
+        let what = format!("noNewPrivileges {nnp}, WAIT_KILLABLE_RECV {wkr}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -174,6 +180,15 @@ fn notify_sends_the_listener_fd_and_state_to_the_agent_which_answers() {
                 ]
             }),
         );
+        if wkr {
+            b.set(
+                "/linux/seccomp/flags",
+                json!([
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+                    "SECCOMP_FILTER_FLAG_LOG"
+                ]),
+            );
+        }
         b.set("/process/noNewPrivileges", json!(nnp));
         b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
         let o = rt.run(&b);

@@ -14,21 +14,22 @@
 //! no_new_privs itself (libseccomp's default would): that is `process.noNewPrivileges`' job.
 //!
 //! Done here: defaultAction, defaultErrnoRet, architectures, syscalls (names, action, errnoRet,
-//! args with index, value, valueTwo, op), every action including SCMP_ACT_NOTIFY, flags
-//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC (libseccomp filter attributes).
+//! args with index, value, valueTwo, op), every action including SCMP_ACT_NOTIFY, every flag:
+//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC as libseccomp filter attributes;
+//! _WAIT_KILLABLE_RECV (Linux 6.0; Debian's libseccomp 2.5.4 has no attribute for it) by
+//! exporting the program (seccomp_export_bpf) in the parent and loading it in the init with
+//! seccomp(2) and the flags directly ([`husk_sys::seccomp::set_mode_filter`]). It applies to
+//! notifications only, so a profile without SCMP_ACT_NOTIFY rules is refused with it, and so is
+//! a kernel that lacks it (asked with [`husk_sys::seccomp::flags_supported`]).
 //!
 //! SCMP_ACT_NOTIFY (runtime-spec config-linux.md "Seccomp", runtime.md "Container process
 //! state"): `listenerPath` is required with it. The runtime connects to it before fork
 //! ([`SeccompProgram::connect_listener`]; nothing listening fails `create` before anything is
-//! made); the init inherits the connection and, right after loading the filter (libseccomp
-//! adds SECCOMP_FILTER_FLAG_NEW_LISTENER), sends the notify fd with SCM_RIGHTS and the
+//! made); the init inherits the connection and, right after loading the filter (with
+//! SECCOMP_FILTER_FLAG_NEW_LISTENER), sends the notify fd with SCM_RIGHTS and the
 //! container process state JSON (ociVersion, fds `["seccompFd"]`, pid, `listenerMetadata`,
 //! state) in one message. runc sends it from the runtime process; husk's init loads the filter
 //! after `start`, when the `create` process is gone (docs/known-differences.md).
-//!
-//! Left for later, refused with a clear error rather than ignored: the flag
-//! `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Debian's libseccomp 2.5.4 has no attribute for
-//! it: export the BPF and call seccomp(2) with the flags, in husk-sys).
 //!
 //! Not done yet, and not refused: runc's ENOSYS rule (per architecture, syscalls newer than the
 //! profile's newest return ENOSYS instead of the default action), so a profile with a deny
@@ -60,6 +61,9 @@ const SYSCALL_ARGS: usize = 6;
 pub struct SeccompProgram {
     ctx: ScmpFilterContext,
     listener: Option<Listener>,
+    /// With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: the program libseccomp exported, loaded with
+    /// seccomp(2) and the flags directly (libseccomp 2.5 has no attribute for the flag).
+    bpf: Option<Vec<husk_sys::seccomp::SockFilter>>,
 }
 
 /// `linux.seccomp.listenerPath` and `listenerMetadata`, and the connection to the agent.
@@ -139,13 +143,31 @@ pub enum SeccompError {
         /// What failed.
         detail: String,
     },
-    /// A filter flag husk cannot set yet.
-    #[error("{field}: {flag} is not supported by husk yet (this host's libseccomp has no attribute for it); remove it")]
+    /// A filter flag this host's kernel does not know.
+    #[error("{field}: {flag} is not supported by this host's kernel ({detail}); remove it")]
     FlagUnsupported {
         /// `linux.seccomp.flags[i]`.
         field: String,
         /// The flag.
         flag: LinuxSeccompFilterFlag,
+        /// Since when the kernel has it.
+        detail: &'static str,
+    },
+    /// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV without an SCMP_ACT_NOTIFY rule (the kernel takes
+    /// it only with a notify listener).
+    #[error(
+        "{field}: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies to SCMP_ACT_NOTIFY rules and \
+         the profile has none; remove it"
+    )]
+    WaitKillableWithoutNotify {
+        /// `linux.seccomp.flags[i]`.
+        field: String,
+    },
+    /// Exporting the compiled program (seccomp_export_bpf) failed.
+    #[error("linux.seccomp: exporting the filter program (seccomp_export_bpf) failed: {detail}")]
+    Export {
+        /// What failed.
+        detail: String,
     },
     /// libseccomp refused a filter flag.
     #[error("{field}: setting {flag} failed: {source}")]
@@ -198,6 +220,17 @@ pub enum SeccompError {
         action: LinuxSeccompAction,
         /// libseccomp's error.
         source: ScmpError,
+    },
+    /// seccomp(2) refused the exported program (the path for flags libseccomp cannot set).
+    #[error(
+        "loading the seccomp filter with seccomp(SECCOMP_SET_MODE_FILTER, {flags:#x}) failed: \
+         {source}; without process.noNewPrivileges it needs CAP_SYS_ADMIN"
+    )]
+    LoadRaw {
+        /// The SECCOMP_FILTER_FLAG_* bits.
+        flags: libc::c_ulong,
+        /// The errno.
+        source: std::io::Error,
     },
     /// seccomp_load failed in the container's init.
     #[error(
@@ -289,7 +322,8 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///   SCMP_ACT_TRACE; refused with any other action, as the spec requires);
 /// - `architectures`: added to the native one (syscalls of another ABI hit the libseccomp
 ///   default bad-arch action, kill);
-/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC;
+/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC (attributes), _WAIT_KILLABLE_RECV
+///   (the program is exported for seccomp(2); needs SCMP_ACT_NOTIFY rules and Linux 6.0);
 /// - `syscalls`: one rule per name with its action and `errnoRet`; `args` are ANDed in one rule,
 ///   except when an argument index appears twice, where each comparison becomes a rule of its
 ///   own (runc's behaviour, which profiles written for it rely on). A name unknown to this
@@ -328,6 +362,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         (None, None) => None,
     };
     let mut notify_field = None;
+    let mut wait_killable = None;
     let mut ctx = ScmpFilterContext::new(default).map_err(|source| SeccompError::Init {
         action: seccomp.default_action(),
         source,
@@ -363,7 +398,17 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(SeccompError::FlagUnsupported { field, flag: *flag })
+                let wkr = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+                if !husk_sys::seccomp::flags_supported(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | wkr)
+                {
+                    return Err(SeccompError::FlagUnsupported {
+                        field,
+                        flag: *flag,
+                        detail: "Linux 6.0+",
+                    });
+                }
+                wait_killable = Some(field);
+                continue;
             }
         };
         set.map_err(|source| SeccompError::Flag {
@@ -426,10 +471,38 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             }
         }
     }
-    if let (Some(field), None) = (notify_field, &listener) {
-        return Err(SeccompError::NotifyWithoutListener { field });
+    if let (Some(field), None) = (&notify_field, &listener) {
+        return Err(SeccompError::NotifyWithoutListener {
+            field: field.clone(),
+        });
     }
-    Ok(SeccompProgram { ctx, listener })
+    let bpf = match wait_killable {
+        Some(field) if notify_field.is_none() => {
+            return Err(SeccompError::WaitKillableWithoutNotify { field })
+        }
+        Some(_) => Some(export(&ctx)?),
+        None => None,
+    };
+    Ok(SeccompProgram { ctx, listener, bpf })
+}
+
+/// The filter's BPF program, exported by libseccomp (seccomp_export_bpf(3)) into a memfd and
+/// read back.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<husk_sys::seccomp::SockFilter>, SeccompError> {
+    use std::io::{Read, Seek};
+    let err = |detail: String| SeccompError::Export { detail };
+    let fd = nix::sys::memfd::memfd_create(
+        c"husk-seccomp-bpf",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| err(format!("memfd_create: {e}")))?;
+    ctx.export_bpf(&fd).map_err(|e| err(e.to_string()))?;
+    let mut f = std::fs::File::from(fd);
+    let mut raw = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut raw))
+        .map_err(|e| err(format!("reading it back: {e}")))?;
+    husk_sys::seccomp::parse_bpf(&raw).map_err(|e| err(format!("{} bytes: {e}", raw.len())))
 }
 
 impl SeccompProgram {
@@ -475,9 +548,15 @@ impl SeccompProgram {
     /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2));
     /// [`SeccompError::ListenerSend`] when the fd or the state cannot be sent.
     pub fn load(&self, state_json: &[u8]) -> Result<(), SeccompError> {
-        self.ctx
-            .load()
-            .map_err(|source| SeccompError::Load { source })?;
+        let raw_listener = match &self.bpf {
+            None => {
+                self.ctx
+                    .load()
+                    .map_err(|source| SeccompError::Load { source })?;
+                None
+            }
+            Some(prog) => Some(self.load_raw(prog)?),
+        };
         let Some(l) = &self.listener else {
             return Ok(());
         };
@@ -485,10 +564,15 @@ impl SeccompProgram {
             path: l.path.clone(),
             detail,
         };
-        let fd = self
-            .ctx
-            .get_notify_fd()
-            .map_err(|e| send_err(format!("seccomp_notify_fd: {e}")))?;
+        let fd = match &raw_listener {
+            Some(Some(fd)) => std::os::fd::AsRawFd::as_raw_fd(fd),
+            // With the program exported, a profile without NOTIFY rules has no listener.
+            Some(None) => return Ok(()),
+            None => self
+                .ctx
+                .get_notify_fd()
+                .map_err(|e| send_err(format!("seccomp_notify_fd: {e}")))?,
+        };
         let conn = l
             .conn
             .as_ref()
@@ -515,6 +599,32 @@ impl SeccompProgram {
             )));
         }
         Ok(())
+    }
+}
+
+impl SeccompProgram {
+    /// Loads the exported program with seccomp(2) and the flags the filter's attributes and
+    /// `linux.seccomp.flags` ask for; returns the notify fd when the profile has SCMP_ACT_NOTIFY
+    /// rules (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+    fn load_raw(
+        &self,
+        prog: &[husk_sys::seccomp::SockFilter],
+    ) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
+        let mut flags = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        // Only compiled with WAIT_KILLABLE_RECV, which requires NOTIFY rules.
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if self.ctx.get_ctl_log().unwrap_or(false) {
+            flags |= libc::SECCOMP_FILTER_FLAG_LOG;
+        }
+        if self.ctx.get_ctl_ssb().unwrap_or(false) {
+            flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+        }
+        if self.ctx.get_ctl_tsync().unwrap_or(false) {
+            // The kernel takes TSYNC with NEW_LISTENER only with TSYNC_ESRCH.
+            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+        husk_sys::seccomp::set_mode_filter(prog, flags)
+            .map_err(|source| SeccompError::LoadRaw { flags, source })
     }
 }
 
@@ -643,12 +753,33 @@ mod tests {
     }
 
     #[test]
-    fn wait_killable_recv_is_refused_not_ignored() {
-        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
-                ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#)
-        .starts_with(
-            "linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported"
-        ));
+    fn wait_killable_recv_needs_notify_and_exports_the_program() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
+                ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#),
+            "linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies to \
+             SCMP_ACT_NOTIFY rules and the profile has none; remove it"
+        );
+        let with_notify = r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/a.sock",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#;
+        let wkr =
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        if !husk_sys::seccomp::flags_supported(wkr) {
+            assert!(err(with_notify).contains("is not supported by this host's kernel"));
+            eprintln!("kernel before 6.0: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV refused");
+            return;
+        }
+        let p = compile(&profile(with_notify)).unwrap();
+        let bpf = p.bpf.as_ref().unwrap();
+        // It returns the default action (ALLOW) and the rule's (USER_NOTIF) somewhere.
+        let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+        for want in [libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_USER_NOTIF] {
+            assert!(
+                bpf.iter().any(|i| i.code == ret && i.k == want),
+                "no return of {want:#x}"
+            );
+        }
     }
 
     #[test]
