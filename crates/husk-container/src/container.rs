@@ -310,10 +310,15 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     for w in cap_warnings {
         warn!("{w}");
     }
-    let seccomp = linux
+    let mut seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
         .map(crate::seccomp::compile)
         .transpose()?;
+    // The init sends the notify fd over this connection once it has loaded the filter (it has
+    // left the host's mount namespace by then).
+    if let Some(s) = &mut seccomp {
+        s.connect_listener()?;
+    }
     let (kernel, kernel_warnings) = crate::kernel::plan(&config, &plan)?;
     for w in kernel_warnings {
         warn!("{w}");
@@ -381,7 +386,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         HookKind::StartContainer,
     ]
     .into_iter()
-    .any(|k| !hook_list(&config, k).is_empty());
+    .any(|k| !hook_list(&config, k).is_empty())
+        // The agent at linux.seccomp.listenerPath gets the state, which the init learns there.
+        || seccomp.as_ref().is_some_and(|s| s.has_listener());
     // Idmapped binds are made here, by the runtime in the host's user namespace (see
     // rootfs::idmap); the init inherits their fds across fork.
     let idmapped = crate::rootfs::idmap::prepare(spec, &bundle, &plan)?;

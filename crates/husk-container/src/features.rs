@@ -12,8 +12,9 @@
 //!   list), in kernel order as runc prints them.
 //! - `linux.seccomp`: each action, operator, architecture and flag is tried through
 //!   [`seccomp::compile`], so the lists are what husk and this host's libseccomp accept:
-//!   an action or flag husk refuses by design until the security issue (SCMP_ACT_NOTIFY,
-//!   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) is left out of `actions` and `supportedFlags`;
+//!   `supportedFlags` are the flags this host's kernel knows (libseccomp asks it; for
+//!   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 6.0+, husk asks seccomp(2) itself);
+//!   SCMP_ACT_NOTIFY is listed (it needs `listenerPath`);
 //!   an architecture this host's libseccomp does not know is left out of `archs`.
 //! - `linux.cgroup`: the cgroupfs driver on v1 and v2 ([`husk_cgroups`]); no systemd driver;
 //!   `rdma` is whether [`husk_cgroups::Cgroup::check`] accepts an rdma limit (the host may
@@ -275,15 +276,24 @@ fn seccomp_features() -> Seccomp {
     s.set_supported_flags(Some(
         flags
             .iter()
-            .filter(|f| {
-                let mut p = allow_all();
-                p.set_flags(Some(vec![**f]));
-                seccomp::compile(&p).is_ok()
-            })
+            .filter(|f| seccomp::compile(&with_flag(**f)).is_ok())
             .map(|f| f.to_string())
             .collect(),
     ));
     s
+}
+
+/// A profile with `flag` and an SCMP_ACT_NOTIFY rule (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+/// needs one).
+fn with_flag(flag: LinuxSeccompFilterFlag) -> LinuxSeccomp {
+    let mut p = allow_all();
+    p.set_flags(Some(vec![flag]));
+    let mut rule = LinuxSyscall::default();
+    rule.set_names(vec!["getcwd".to_string()]);
+    rule.set_action(LinuxSeccompAction::ScmpActNotify);
+    p.set_syscalls(Some(vec![rule]));
+    p.set_listener_path(Some("/run/husk-features-agent.sock".into()));
+    p
 }
 
 /// A profile that allows everything.
@@ -294,7 +304,8 @@ fn allow_all() -> LinuxSeccomp {
 }
 
 /// Compiles a profile with one rule for getcwd(2) with `action` (and `arg`), the default
-/// action being another one (libseccomp refuses a rule that repeats the default).
+/// action being another one (libseccomp refuses a rule that repeats the default), with a
+/// `listenerPath` (SCMP_ACT_NOTIFY needs one).
 fn compile_rule(
     action: LinuxSeccompAction,
     arg: Option<LinuxSeccompArg>,
@@ -310,6 +321,8 @@ fn compile_rule(
     rule.set_action(action);
     rule.set_args(arg.map(|a| vec![a]));
     p.set_syscalls(Some(vec![rule]));
+    // SCMP_ACT_NOTIFY needs an agent; compile never connects to it.
+    p.set_listener_path(Some("/run/husk-features-agent.sock".into()));
     seccomp::compile(&p).map(drop)
 }
 
@@ -317,12 +330,7 @@ fn compile_rule(
 /// opposed to success or a refusal by this host's libseccomp or kernel (the name is still
 /// recognised then).
 fn refused_by_husk(r: &Result<(), SeccompError>) -> bool {
-    matches!(
-        r,
-        Err(SeccompError::NotifyUnsupported { .. }
-            | SeccompError::ListenerUnsupported { .. }
-            | SeccompError::FlagUnsupported { .. })
-    )
+    matches!(r, Err(SeccompError::FlagUnsupported { .. }))
 }
 
 /// Every `linux.memoryPolicy.mode`, in the schema's order.
@@ -723,10 +731,10 @@ mod tests {
                 "SCMP_ACT_KILL_PROCESS",
                 "SCMP_ACT_KILL_THREAD",
                 "SCMP_ACT_LOG",
+                "SCMP_ACT_NOTIFY",
                 "SCMP_ACT_TRACE",
                 "SCMP_ACT_TRAP"
-            ],
-            "SCMP_ACT_NOTIFY is refused until the security issue"
+            ]
         );
         assert_eq!(
             strings(&s["operators"]),
@@ -776,15 +784,17 @@ mod tests {
             supported.contains(&"SECCOMP_FILTER_FLAG_TSYNC"),
             "{supported:?}"
         );
-        assert!(
-            !supported.contains(&"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
-            "refused by husk until the security issue"
+        // Linux 6.0+.
+        assert_eq!(
+            supported.contains(&"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
+            husk_sys::seccomp::flags_supported(
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                    | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            ),
         );
         // Each supported flag compiles, each known-but-unsupported one is refused by name.
         for f in strings(&s["knownFlags"]) {
-            let p: LinuxSeccomp =
-                serde_json::from_value(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [f]}))
-                    .unwrap();
+            let p = with_flag(serde_json::from_value(json!(f)).unwrap());
             match seccomp::compile(&p) {
                 Ok(_) => assert!(supported.contains(&f), "{f} compiles but is not listed"),
                 Err(e) => {

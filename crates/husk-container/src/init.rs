@@ -513,7 +513,7 @@ fn finalize(
     if !nnp {
         // Without no_new_privs, seccomp(2) needs CAP_SYS_ADMIN: load while still privileged.
         if let Some(s) = ctx.seccomp {
-            s.load().map_err(|e| m(&e))?;
+            s.load(state_json).map_err(|e| m(&e))?;
         }
     }
     capabilities::drop_bounding(ctx.caps).map_err(|e| m(&e))?;
@@ -548,7 +548,7 @@ fn finalize(
             )
         })?;
         if let Some(s) = ctx.seccomp {
-            s.load().map_err(|e| m(&e))?;
+            s.load(state_json).map_err(|e| m(&e))?;
         }
     }
     let umask = user.umask().unwrap_or(0o022);

@@ -14,13 +14,22 @@
 //! no_new_privs itself (libseccomp's default would): that is `process.noNewPrivileges`' job.
 //!
 //! Done here: defaultAction, defaultErrnoRet, architectures, syscalls (names, action, errnoRet,
-//! args with index, value, valueTwo, op), flags SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC
-//! (libseccomp filter attributes). Left for the security issue (issue 5), refused with a clear
-//! error until then rather than ignored:
-//! - `SCMP_ACT_NOTIFY`, `listenerPath`, `listenerMetadata` (the listener fd must be sent to the
-//!   agent with the state);
-//! - the flag `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Debian's libseccomp 2.5.4 has no
-//!   attribute for it: export the BPF and call seccomp(2) with the flags, in husk-sys).
+//! args with index, value, valueTwo, op), every action including SCMP_ACT_NOTIFY, every flag:
+//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC as libseccomp filter attributes;
+//! _WAIT_KILLABLE_RECV (Linux 6.0; Debian's libseccomp 2.5.4 has no attribute for it) by
+//! exporting the program (seccomp_export_bpf) in the parent and loading it in the init with
+//! seccomp(2) and the flags directly ([`husk_sys::seccomp::set_mode_filter`]). It applies to
+//! notifications only, so a profile without SCMP_ACT_NOTIFY rules is refused with it, and so is
+//! a kernel that lacks it (asked with [`husk_sys::seccomp::flags_supported`]).
+//!
+//! SCMP_ACT_NOTIFY (runtime-spec config-linux.md "Seccomp", runtime.md "Container process
+//! state"): `listenerPath` is required with it. The runtime connects to it before fork
+//! ([`SeccompProgram::connect_listener`]; nothing listening fails `create` before anything is
+//! made); the init inherits the connection and, right after loading the filter (with
+//! SECCOMP_FILTER_FLAG_NEW_LISTENER), sends the notify fd with SCM_RIGHTS and the
+//! container process state JSON (ociVersion, fds `["seccompFd"]`, pid, `listenerMetadata`,
+//! state) in one message. runc sends it from the runtime process; husk's init loads the filter
+//! after `start`, when the `create` process is gone (docs/known-differences.md).
 //!
 //! Not done yet, and not refused: runc's ENOSYS rule (per architecture, syscalls newer than the
 //! profile's newest return ENOSYS instead of the default action), so a profile with a deny
@@ -51,6 +60,20 @@ const SYSCALL_ARGS: usize = 6;
 #[derive(Debug)]
 pub struct SeccompProgram {
     ctx: ScmpFilterContext,
+    listener: Option<Listener>,
+    /// With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: the program libseccomp exported, loaded with
+    /// seccomp(2) and the flags directly (libseccomp 2.5 has no attribute for the flag).
+    bpf: Option<Vec<husk_sys::seccomp::SockFilter>>,
+}
+
+/// `linux.seccomp.listenerPath` and `listenerMetadata`, and the connection to the agent.
+#[derive(Debug)]
+struct Listener {
+    path: std::path::PathBuf,
+    metadata: String,
+    /// Connected by the runtime before fork ([`SeccompProgram::connect_listener`]): the init
+    /// has left the host's mount namespace when it loads the filter.
+    conn: Option<std::os::unix::net::UnixStream>,
 }
 
 /// What is wrong with `linux.seccomp`, or why loading the filter failed.
@@ -81,30 +104,70 @@ pub enum SeccompError {
         /// The largest accepted value.
         max: u32,
     },
-    /// SCMP_ACT_NOTIFY is not implemented yet.
+    /// SCMP_ACT_NOTIFY is used without `linux.seccomp.listenerPath` (nothing would receive the
+    /// notifications: the syscalls would block forever).
     #[error(
-        "{field}: SCMP_ACT_NOTIFY is not supported by husk yet (it needs linux.seccomp.listenerPath \
-         and a seccomp agent); use another action"
+        "{field}: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the unix socket of the \
+         seccomp agent that answers the notifications); set it, or use another action"
     )]
-    NotifyUnsupported {
-        /// The action field.
+    NotifyWithoutListener {
+        /// The first action field with SCMP_ACT_NOTIFY.
         field: String,
     },
-    /// listenerPath or listenerMetadata is given (only meaningful with SCMP_ACT_NOTIFY).
-    #[error(
-        "{field} is not supported by husk yet (SCMP_ACT_NOTIFY is not implemented); remove it"
-    )]
-    ListenerUnsupported {
+    /// `listenerPath` is not absolute, or `listenerMetadata` is given without it.
+    #[error("{field}: {detail}")]
+    Listener {
         /// `linux.seccomp.listenerPath` or `linux.seccomp.listenerMetadata`.
         field: &'static str,
+        /// What is wrong.
+        detail: String,
     },
-    /// A filter flag husk cannot set yet.
-    #[error("{field}: {flag} is not supported by husk yet (this host's libseccomp has no attribute for it); remove it")]
+    /// Connecting to `listenerPath` failed (in the runtime, before anything is created).
+    #[error(
+        "linux.seccomp.listenerPath: connecting to {path} failed: {source}; the seccomp agent \
+         must listen on this unix socket before the container is created"
+    )]
+    ListenerConnect {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The error of connect(2).
+        source: std::io::Error,
+    },
+    /// Sending the notify fd and the container process state to the agent failed.
+    #[error(
+        "linux.seccomp.listenerPath: sending the seccomp notify fd to {path} failed: {detail}"
+    )]
+    ListenerSend {
+        /// The path.
+        path: std::path::PathBuf,
+        /// What failed.
+        detail: String,
+    },
+    /// A filter flag this host's kernel does not know.
+    #[error("{field}: {flag} is not supported by this host's kernel ({detail}); remove it")]
     FlagUnsupported {
         /// `linux.seccomp.flags[i]`.
         field: String,
         /// The flag.
         flag: LinuxSeccompFilterFlag,
+        /// Since when the kernel has it.
+        detail: &'static str,
+    },
+    /// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV without an SCMP_ACT_NOTIFY rule (the kernel takes
+    /// it only with a notify listener).
+    #[error(
+        "{field}: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies to SCMP_ACT_NOTIFY rules and \
+         the profile has none; remove it"
+    )]
+    WaitKillableWithoutNotify {
+        /// `linux.seccomp.flags[i]`.
+        field: String,
+    },
+    /// Exporting the compiled program (seccomp_export_bpf) failed.
+    #[error("linux.seccomp: exporting the filter program (seccomp_export_bpf) failed: {detail}")]
+    Export {
+        /// What failed.
+        detail: String,
     },
     /// libseccomp refused a filter flag.
     #[error("{field}: setting {flag} failed: {source}")]
@@ -158,6 +221,17 @@ pub enum SeccompError {
         /// libseccomp's error.
         source: ScmpError,
     },
+    /// seccomp(2) refused the exported program (the path for flags libseccomp cannot set).
+    #[error(
+        "loading the seccomp filter with seccomp(SECCOMP_SET_MODE_FILTER, {flags:#x}) failed: \
+         {source}; without process.noNewPrivileges it needs CAP_SYS_ADMIN"
+    )]
+    LoadRaw {
+        /// The SECCOMP_FILTER_FLAG_* bits.
+        flags: libc::c_ulong,
+        /// The errno.
+        source: std::io::Error,
+    },
     /// seccomp_load failed in the container's init.
     #[error(
         "loading the seccomp filter (seccomp_load) failed: {source}; without \
@@ -170,12 +244,11 @@ pub enum SeccompError {
     },
 }
 
-/// The libseccomp action for a spec action and its errno (`errno_field` names the field for
-/// messages).
+/// The libseccomp action for a spec action and its errno (`errno_field` names the errno's
+/// field for messages).
 fn action(
     act: LinuxSeccompAction,
     errno: Option<u32>,
-    action_field: &str,
     errno_field: &str,
 ) -> Result<ScmpAction, SeccompError> {
     let value = |max: u32| -> Result<u16, SeccompError> {
@@ -211,9 +284,7 @@ fn action(
         LinuxSeccompAction::ScmpActTrap => no_errno(ScmpAction::Trap),
         LinuxSeccompAction::ScmpActLog => no_errno(ScmpAction::Log),
         LinuxSeccompAction::ScmpActAllow => no_errno(ScmpAction::Allow),
-        LinuxSeccompAction::ScmpActNotify => Err(SeccompError::NotifyUnsupported {
-            field: action_field.to_string(),
-        }),
+        LinuxSeccompAction::ScmpActNotify => no_errno(ScmpAction::Notify),
     }
 }
 
@@ -251,7 +322,8 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///   SCMP_ACT_TRACE; refused with any other action, as the spec requires);
 /// - `architectures`: added to the native one (syscalls of another ABI hit the libseccomp
 ///   default bad-arch action, kill);
-/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC;
+/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC (attributes), _WAIT_KILLABLE_RECV
+///   (the program is exported for seccomp(2); needs SCMP_ACT_NOTIFY rules and Linux 6.0);
 /// - `syscalls`: one rule per name with its action and `errnoRet`; `args` are ANDed in one rule,
 ///   except when an argument index appears twice, where each comparison becomes a rule of its
 ///   own (runc's behaviour, which profiles written for it rely on). A name unknown to this
@@ -261,24 +333,36 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///
 /// # Errors
 /// A [`SeccompError`] naming the field (`linux.seccomp.syscalls[2].errnoRet`, ...) for every
-/// config problem; see the module docs for what is refused until issue 5.
+/// config problem; SCMP_ACT_NOTIFY without `listenerPath`; see the module docs for what is
+/// refused.
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
     let default = action(
         seccomp.default_action(),
         seccomp.default_errno_ret(),
-        "linux.seccomp.defaultAction",
         "linux.seccomp.defaultErrnoRet",
     )?;
-    if seccomp.listener_path().is_some() {
-        return Err(SeccompError::ListenerUnsupported {
-            field: "linux.seccomp.listenerPath",
-        });
-    }
-    if seccomp.listener_metadata().is_some() {
-        return Err(SeccompError::ListenerUnsupported {
-            field: "linux.seccomp.listenerMetadata",
-        });
-    }
+    let listener = match (seccomp.listener_path(), seccomp.listener_metadata()) {
+        (Some(p), _) if !p.is_absolute() => {
+            return Err(SeccompError::Listener {
+                field: "linux.seccomp.listenerPath",
+                detail: format!("{} is not an absolute path", p.display()),
+            })
+        }
+        (Some(p), metadata) => Some(Listener {
+            path: p.clone(),
+            metadata: metadata.clone().unwrap_or_default(),
+            conn: None,
+        }),
+        (None, Some(_)) => {
+            return Err(SeccompError::Listener {
+                field: "linux.seccomp.listenerMetadata",
+                detail: "is given without linux.seccomp.listenerPath; set both or neither".into(),
+            })
+        }
+        (None, None) => None,
+    };
+    let mut notify_field = None;
+    let mut wait_killable = None;
     let mut ctx = ScmpFilterContext::new(default).map_err(|source| SeccompError::Init {
         action: seccomp.default_action(),
         source,
@@ -314,7 +398,17 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(SeccompError::FlagUnsupported { field, flag: *flag })
+                let wkr = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+                if !husk_sys::seccomp::flags_supported(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | wkr)
+                {
+                    return Err(SeccompError::FlagUnsupported {
+                        field,
+                        flag: *flag,
+                        detail: "Linux 6.0+",
+                    });
+                }
+                wait_killable = Some(field);
+                continue;
             }
         };
         set.map_err(|source| SeccompError::Flag {
@@ -329,9 +423,11 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         let act = action(
             syscall.action(),
             syscall.errno_ret(),
-            &format!("{field}.action"),
             &format!("{field}.errnoRet"),
         )?;
+        if act == ScmpAction::Notify && notify_field.is_none() {
+            notify_field = Some(format!("{field}.action"));
+        }
         if syscall.names().is_empty() {
             return Err(SeccompError::EmptyNames {
                 field: format!("{field}.names"),
@@ -375,10 +471,65 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             }
         }
     }
-    Ok(SeccompProgram { ctx })
+    if let (Some(field), None) = (&notify_field, &listener) {
+        return Err(SeccompError::NotifyWithoutListener {
+            field: field.clone(),
+        });
+    }
+    let bpf = match wait_killable {
+        Some(field) if notify_field.is_none() => {
+            return Err(SeccompError::WaitKillableWithoutNotify { field })
+        }
+        Some(_) => Some(export(&ctx)?),
+        None => None,
+    };
+    Ok(SeccompProgram { ctx, listener, bpf })
+}
+
+/// The filter's BPF program, exported by libseccomp (seccomp_export_bpf(3)) into a memfd and
+/// read back.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<husk_sys::seccomp::SockFilter>, SeccompError> {
+    use std::io::{Read, Seek};
+    let err = |detail: String| SeccompError::Export { detail };
+    let fd = nix::sys::memfd::memfd_create(
+        c"husk-seccomp-bpf",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| err(format!("memfd_create: {e}")))?;
+    ctx.export_bpf(&fd).map_err(|e| err(e.to_string()))?;
+    let mut f = std::fs::File::from(fd);
+    let mut raw = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut raw))
+        .map_err(|e| err(format!("reading it back: {e}")))?;
+    husk_sys::seccomp::parse_bpf(&raw).map_err(|e| err(format!("{} bytes: {e}", raw.len())))
 }
 
 impl SeccompProgram {
+    /// Whether the profile has `listenerPath` (its SCMP_ACT_NOTIFY rules need an agent).
+    pub fn has_listener(&self) -> bool {
+        self.listener.is_some()
+    }
+
+    /// Connects to `linux.seccomp.listenerPath`, in the runtime before fork (the init inherits
+    /// the connection and sends the notify fd over it once the filter is loaded). Does nothing
+    /// without a listenerPath.
+    ///
+    /// # Errors
+    /// [`SeccompError::ListenerConnect`] when nothing listens there.
+    pub fn connect_listener(&mut self) -> Result<(), SeccompError> {
+        if let Some(l) = &mut self.listener {
+            let conn = std::os::unix::net::UnixStream::connect(&l.path).map_err(|source| {
+                SeccompError::ListenerConnect {
+                    path: l.path.clone(),
+                    source,
+                }
+            })?;
+            l.conn = Some(conn);
+        }
+        Ok(())
+    }
+
     /// Loads the filter into the calling thread (seccomp_load, `man 3 seccomp_load`; with
     /// SECCOMP_FILTER_FLAG_TSYNC into every thread). Irreversible; inherited across fork and
     /// execve.
@@ -386,13 +537,109 @@ impl SeccompProgram {
     /// Without no_new_privs set on the thread, the kernel requires CAP_SYS_ADMIN: call it before
     /// the capabilities are dropped (see the module docs for the order).
     ///
+    /// With `listenerPath`, the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
+    /// (libseccomp adds it for SCMP_ACT_NOTIFY rules) and the notify fd is sent right away, with
+    /// SCM_RIGHTS, to the agent together with the container process state (runtime-spec
+    /// runtime.md "Container process state": ociVersion, fds ["seccompFd"], pid, metadata,
+    /// state). `state_json` is the container's state (the one the hooks get); its status is
+    /// sent as `created` (the user program has not started yet).
+    ///
     /// # Errors
-    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2)).
-    pub fn load(&self) -> Result<(), SeccompError> {
-        self.ctx
-            .load()
-            .map_err(|source| SeccompError::Load { source })
+    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2));
+    /// [`SeccompError::ListenerSend`] when the fd or the state cannot be sent.
+    pub fn load(&self, state_json: &[u8]) -> Result<(), SeccompError> {
+        let raw_listener = match &self.bpf {
+            None => {
+                self.ctx
+                    .load()
+                    .map_err(|source| SeccompError::Load { source })?;
+                None
+            }
+            Some(prog) => Some(self.load_raw(prog)?),
+        };
+        let Some(l) = &self.listener else {
+            return Ok(());
+        };
+        let send_err = |detail: String| SeccompError::ListenerSend {
+            path: l.path.clone(),
+            detail,
+        };
+        let fd = match &raw_listener {
+            Some(Some(fd)) => std::os::fd::AsRawFd::as_raw_fd(fd),
+            // With the program exported, a profile without NOTIFY rules has no listener.
+            Some(None) => return Ok(()),
+            None => self
+                .ctx
+                .get_notify_fd()
+                .map_err(|e| send_err(format!("seccomp_notify_fd: {e}")))?,
+        };
+        let conn = l
+            .conn
+            .as_ref()
+            .ok_or_else(|| send_err("not connected (connect_listener was not called)".into()))?;
+        let msg = process_state(state_json, &l.metadata)
+            .map_err(|e| send_err(format!("the container state: {e}")))?;
+        // The fd is libseccomp's (it closes it with the context); sendmsg only duplicates it
+        // into the message.
+        let iov = [std::io::IoSlice::new(&msg)];
+        let fds = [fd];
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+        let sent = nix::sys::socket::sendmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(conn),
+            &iov,
+            &cmsg,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| send_err(format!("sendmsg: {e}")))?;
+        if sent != msg.len() {
+            return Err(send_err(format!(
+                "sendmsg sent {sent} of {} bytes",
+                msg.len()
+            )));
+        }
+        Ok(())
     }
+}
+
+impl SeccompProgram {
+    /// Loads the exported program with seccomp(2) and the flags the filter's attributes and
+    /// `linux.seccomp.flags` ask for; returns the notify fd when the profile has SCMP_ACT_NOTIFY
+    /// rules (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+    fn load_raw(
+        &self,
+        prog: &[husk_sys::seccomp::SockFilter],
+    ) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
+        let mut flags = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        // Only compiled with WAIT_KILLABLE_RECV, which requires NOTIFY rules.
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if self.ctx.get_ctl_log().unwrap_or(false) {
+            flags |= libc::SECCOMP_FILTER_FLAG_LOG;
+        }
+        if self.ctx.get_ctl_ssb().unwrap_or(false) {
+            flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+        }
+        if self.ctx.get_ctl_tsync().unwrap_or(false) {
+            // The kernel takes TSYNC with NEW_LISTENER only with TSYNC_ESRCH.
+            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+        husk_sys::seccomp::set_mode_filter(prog, flags)
+            .map_err(|source| SeccompError::LoadRaw { flags, source })
+    }
+}
+
+/// The runtime-spec "containerProcessState" (runtime.md) for the agent at listenerPath.
+fn process_state(state_json: &[u8], metadata: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut state: serde_json::Value = serde_json::from_slice(state_json)?;
+    state["status"] = serde_json::json!("created");
+    let msg = serde_json::json!({
+        "ociVersion": state["ociVersion"].clone(),
+        "fds": ["seccompFd"],
+        "pid": state["pid"].clone(),
+        "metadata": metadata,
+        "state": state,
+    });
+    serde_json::to_vec(&msg)
 }
 
 #[cfg(test)]
@@ -464,19 +711,75 @@ mod tests {
     }
 
     #[test]
-    fn issue_5_features_are_refused_not_ignored() {
-        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-                {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"}]}"#)
-        .starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported"));
-        assert!(
-            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"}"#)
-                .starts_with("linux.seccomp.listenerPath is not supported")
+    fn notify_needs_an_absolute_listener_path() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#),
+            "linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath \
+             (the unix socket of the seccomp agent that answers the notifications); set it, or \
+             use another action"
         );
-        assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
-                ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#)
-        .starts_with(
-            "linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported"
-        ));
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "agent.sock"}"#),
+            "linux.seccomp.listenerPath: agent.sock is not an absolute path"
+        );
+        assert!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "x"}"#)
+                .starts_with("linux.seccomp.listenerMetadata: is given without")
+        );
+        let p = compile(&profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                "listenerMetadata": "m", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#,
+        ))
+        .unwrap();
+        assert!(p.has_listener());
+    }
+
+    #[test]
+    fn process_state_has_the_spec_fields() {
+        let state = br#"{"ociVersion": "1.3.0", "id": "c1", "status": "creating", "pid": 42,
+                         "bundle": "/b"}"#;
+        let v: serde_json::Value =
+            serde_json::from_slice(&process_state(state, "meta").unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "ociVersion": "1.3.0", "fds": ["seccompFd"], "pid": 42, "metadata": "meta",
+                "state": {"ociVersion": "1.3.0", "id": "c1", "status": "created", "pid": 42,
+                          "bundle": "/b"}})
+        );
+    }
+
+    #[test]
+    fn wait_killable_recv_needs_notify_and_exports_the_program() {
+        assert_eq!(
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags":
+                ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#),
+            "linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies to \
+             SCMP_ACT_NOTIFY rules and the profile has none; remove it"
+        );
+        let with_notify = r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/a.sock",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#;
+        let wkr =
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        if !husk_sys::seccomp::flags_supported(wkr) {
+            assert!(err(with_notify).contains("is not supported by this host's kernel"));
+            eprintln!("kernel before 6.0: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV refused");
+            return;
+        }
+        let p = compile(&profile(with_notify)).unwrap();
+        let bpf = p.bpf.as_ref().unwrap();
+        // It returns the default action (ALLOW) and the rule's (USER_NOTIF) somewhere.
+        let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+        for want in [libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_USER_NOTIF] {
+            assert!(
+                bpf.iter().any(|i| i.code == ret && i.k == want),
+                "no return of {want:#x}"
+            );
+        }
     }
 
     #[test]
@@ -513,7 +816,7 @@ mod tests {
                            "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
         ))
         .unwrap();
-        p.load().unwrap();
+        p.load(b"").unwrap();
         let errno = |r: nix::Result<std::os::fd::RawFd>| match r {
             Ok(fd) => {
                 nix::unistd::close(fd).unwrap();
@@ -576,7 +879,7 @@ mod tests {
                     {"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#,
             ))
             .unwrap();
-            p.load().unwrap();
+            p.load(b"").unwrap();
             let ppid = nix::unistd::getppid();
             println!("\nsurvived getppid: {ppid}");
             return;
