@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn security_settings() {
-        use crate::security::{SecurityArgs, ALL_CAPABILITIES};
+        use crate::security::{all_capabilities, SecurityArgs};
         let mut c = sample();
         let v = config(&c);
         assert!(
@@ -523,7 +523,7 @@ mod tests {
         );
         assert_eq!(
             strings(&v["process"]["capabilities"]["bounding"]).len(),
-            ALL_CAPABILITIES.len()
+            all_capabilities().len()
         );
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         assert!(spec.linux().as_ref().unwrap().seccomp().is_none());

@@ -15,52 +15,15 @@ use serde_json::Value;
 use crate::bundle::DEFAULT_CAPABILITIES;
 use crate::seccomp_profile::{self, ProfileError};
 
-/// Every capability of Linux, in bit order (capabilities(7), `include/uapi/linux/capability.h`
-/// up to CAP_CHECKPOINT_RESTORE, 40): what `--privileged` and `--cap-add ALL` grant. A
-/// capability this kernel lacks is skipped by the runtime with a warning (runtime-spec v1.1+).
-pub const ALL_CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+/// Every capability the `caps` crate knows (capabilities(7), up to CAP_CHECKPOINT_RESTORE, 40),
+/// as `CAP_` names in bit order: what `--privileged` and `--cap-add ALL` grant. A capability
+/// this kernel or the runtime lacks is skipped by the runtime with a warning (runtime-spec
+/// v1.1+).
+pub fn all_capabilities() -> Vec<String> {
+    let mut all: Vec<caps::Capability> = caps::all().into_iter().collect();
+    all.sort_by_key(|c| c.index());
+    all.iter().map(ToString::to_string).collect()
+}
 
 /// Errors of the security options; each names the option and what it accepts.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +110,7 @@ impl Default for Security {
 }
 
 /// The canonical name of a `--cap-add`/`--cap-drop` value: `ALL`, or a `CAP_` name from
-/// [`ALL_CAPABILITIES`] (case-insensitive, prefix optional).
+/// [`all_capabilities`] (case-insensitive, prefix optional).
 ///
 /// Errors: [`SecurityError::UnknownCapability`] naming `flag`.
 pub fn parse_capability(flag: &'static str, value: &str) -> Result<String, SecurityError> {
@@ -160,7 +123,7 @@ pub fn parse_capability(flag: &'static str, value: &str) -> Result<String, Secur
     } else {
         format!("CAP_{upper}")
     };
-    if ALL_CAPABILITIES.contains(&name.as_str()) {
+    if all_capabilities().contains(&name) {
         Ok(name)
     } else {
         Err(SecurityError::UnknownCapability {
@@ -185,11 +148,7 @@ pub fn capability_set(base: &[&str], adds: &[String], drops: &[String]) -> Vec<S
             (base.contains(&c) && !has(drops, c)) || has(adds, c)
         }
     };
-    ALL_CAPABILITIES
-        .iter()
-        .filter(|c| keep(c))
-        .map(|c| (*c).to_owned())
-        .collect()
+    all_capabilities().into_iter().filter(|c| keep(c)).collect()
 }
 
 /// The parsed `--security-opt` values: `(no_new_privileges, seccomp)`. Docker's older
@@ -241,8 +200,10 @@ impl Security {
             .iter()
             .map(|c| parse_capability("--cap-drop", c))
             .collect::<Result<Vec<_>, _>>()?;
+        let all = all_capabilities();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let base: &[&str] = if args.privileged {
-            &ALL_CAPABILITIES
+            &all
         } else {
             &DEFAULT_CAPABILITIES
         };
@@ -381,7 +342,7 @@ mod tests {
             ..SecurityArgs::default()
         })
         .unwrap();
-        assert_eq!(p.capabilities.len(), ALL_CAPABILITIES.len());
+        assert_eq!(p.capabilities.len(), all_capabilities().len());
         assert!(p.seccomp.is_none() && p.privileged);
 
         let drop = s(&["sys_admin"]);
@@ -391,7 +352,7 @@ mod tests {
             ..SecurityArgs::default()
         })
         .unwrap();
-        assert_eq!(p.capabilities.len(), ALL_CAPABILITIES.len() - 1);
+        assert_eq!(p.capabilities.len(), all_capabilities().len() - 1);
     }
 
     #[test]
