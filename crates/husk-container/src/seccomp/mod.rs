@@ -31,9 +31,10 @@
 //! state) in one message. runc sends it from the runtime process; husk's init loads the filter
 //! after `start`, when the `create` process is gone (docs/known-differences.md).
 //!
-//! Not done yet, and not refused: runc's ENOSYS rule (per architecture, syscalls newer than the
-//! profile's newest return ENOSYS instead of the default action), so a profile with a deny
-//! default makes unknown new syscalls fail with that default.
+//! runc's ENOSYS rule ([`enosys`]): with a denying default action, per architecture, a syscall
+//! numbered above the largest one the profile names fails with ENOSYS instead, so a newer C
+//! library falls back to an older call rather than failing. It is a BPF prefix put in front of
+//! libseccomp's exported program, which is then loaded with seccomp(2) directly.
 //!
 //! Sources: runtime-spec `config-linux.md` "Seccomp", `man 2 seccomp`, `man 3 seccomp_init`,
 //! `man 3 seccomp_rule_add`, `man 3 seccomp_attr_set`, `man 3 seccomp_arch_add`.
@@ -42,6 +43,8 @@ use libseccomp::error::SeccompError as ScmpError;
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
+
+mod enosys;
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
@@ -61,9 +64,13 @@ const SYSCALL_ARGS: usize = 6;
 pub struct SeccompProgram {
     ctx: ScmpFilterContext,
     listener: Option<Listener>,
-    /// With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: the program libseccomp exported, loaded with
-    /// seccomp(2) and the flags directly (libseccomp 2.5 has no attribute for the flag).
+    /// The program libseccomp exported, with the ENOSYS prefix when the rule applies, loaded
+    /// with seccomp(2) and the flags directly; None to let libseccomp load its own.
     bpf: Option<Vec<husk_sys::seccomp::SockFilter>>,
+    /// SECCOMP_FILTER_FLAG_* bits the exported program is loaded with besides those of the
+    /// filter's attributes: NEW_LISTENER for SCMP_ACT_NOTIFY rules, WAIT_KILLABLE_RECV (libseccomp
+    /// 2.5 has no attribute for it).
+    raw_flags: libc::c_ulong,
 }
 
 /// `linux.seccomp.listenerPath` and `listenerMetadata`, and the connection to the agent.
@@ -375,6 +382,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             source,
         })?;
 
+    let mut archs = Vec::new();
     for (i, arch) in seccomp.architectures().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.architectures[{i}]");
         // The JSON spelling, e.g. SCMP_ARCH_X86_64, which is also libseccomp's.
@@ -382,13 +390,18 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| format!("{arch:?}"));
-        name.parse::<ScmpArch>()
-            .and_then(|a| ctx.add_arch(a).map(|_| ()))
+        let a = name
+            .parse::<ScmpArch>()
+            .and_then(|a| ctx.add_arch(a).map(|_| a))
             .map_err(|source| SeccompError::Architecture {
                 field,
                 arch: name,
                 source,
             })?;
+        archs.push(a);
+    }
+    if archs.is_empty() {
+        archs.push(ScmpArch::native());
     }
 
     for (i, flag) in seccomp.flags().iter().flatten().enumerate() {
@@ -476,14 +489,31 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             field: field.clone(),
         });
     }
-    let bpf = match wait_killable {
+    let mut raw_flags = 0;
+    match wait_killable {
         Some(field) if notify_field.is_none() => {
             return Err(SeccompError::WaitKillableWithoutNotify { field })
         }
-        Some(_) => Some(export(&ctx)?),
-        None => None,
+        Some(_) => raw_flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+        None => {}
+    }
+    if notify_field.is_some() {
+        raw_flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
+    let prefix = enosys::prefix(seccomp, &archs);
+    let bpf = if prefix.is_some() || wait_killable.is_some() {
+        let mut prog = prefix.unwrap_or_default();
+        prog.extend(export(&ctx)?);
+        Some(prog)
+    } else {
+        None
     };
-    Ok(SeccompProgram { ctx, listener, bpf })
+    Ok(SeccompProgram {
+        ctx,
+        listener,
+        bpf,
+        raw_flags,
+    })
 }
 
 /// The filter's BPF program, exported by libseccomp (seccomp_export_bpf(3)) into a memfd and
@@ -610,9 +640,7 @@ impl SeccompProgram {
         &self,
         prog: &[husk_sys::seccomp::SockFilter],
     ) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
-        let mut flags = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-        // Only compiled with WAIT_KILLABLE_RECV, which requires NOTIFY rules.
-        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        let mut flags = self.raw_flags;
         if self.ctx.get_ctl_log().unwrap_or(false) {
             flags |= libc::SECCOMP_FILTER_FLAG_LOG;
         }
@@ -620,7 +648,8 @@ impl SeccompProgram {
             flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         }
         if self.ctx.get_ctl_tsync().unwrap_or(false) {
-            // The kernel takes TSYNC with NEW_LISTENER only with TSYNC_ESRCH.
+            // The kernel takes TSYNC with NEW_LISTENER only with TSYNC_ESRCH; without it, a
+            // TSYNC failure would be a thread id, not an error.
             flags |= libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
         }
         husk_sys::seccomp::set_mode_filter(prog, flags)
@@ -868,6 +897,61 @@ mod tests {
                 "no `{want}` in:\n{stdout}"
             );
         }
+    }
+
+    #[test]
+    fn calls_above_the_largest_named_fail_with_enosys_in_the_kernel() {
+        const NAME: &str =
+            "seccomp::tests::calls_above_the_largest_named_fail_with_enosys_in_the_kernel";
+        if test_child::is_child(NAME) {
+            // Deny with EPERM; allow only what the child needs to report and exit. The largest
+            // x86_64 number named is exit_group (231).
+            let p = compile(&profile(
+                r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+                    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                    "syscalls": [{"names": ["write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}"#,
+            ))
+            .unwrap();
+            // getpid is denied once the filter is in: asked before.
+            let pid = rustix::process::getpid();
+            p.load(b"").unwrap();
+            let errno = |r: Result<(), std::io::Error>| match r {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(0),
+            };
+            let chdir = errno(std::env::set_current_dir("/"));
+            let getrandom = errno(
+                rustix::rand::getrandom(&mut [0u8; 4], rustix::rand::GetRandomFlags::empty())
+                    .map(drop)
+                    .map_err(Into::into),
+            );
+            let pidfd_open = errno(
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+                    .map(drop)
+                    .map_err(Into::into),
+            );
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "\nchdir={chdir} getrandom={getrandom} pidfd_open={pidfd_open}"
+            );
+            let _ = out.flush();
+            std::process::exit(0);
+        }
+        if !test_child::is_root(NAME) {
+            return;
+        }
+        let out = test_child::run(NAME);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // chdir (80) is below the largest named call: the default action, EPERM. getrandom
+        // (318) and pidfd_open (434) are above it: ENOSYS.
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l == "chdir=1 getrandom=38 pidfd_open=38"),
+            "{stdout}"
+        );
     }
 
     #[test]
