@@ -1,8 +1,9 @@
 //! Hostile images and configs: the public bug reports against runc, crun and youki replayed
-//! against the runtime (CVE-2019-19921, CVE-2021-30465, CVE-2023-27561, CVE-2024-21626,
-//! CVE-2025-31133, CVE-2025-52565, runc#3911-style tmpfs modes, planted symlinks, /proc magic
-//! links, odd options, sysctl keys, labels, host-root and odd bundle paths, unified cgroup keys,
-//! setuid binaries under noNewPrivileges, CVE-2022-29162 inheritable capabilities).
+//! against the runtime (CVE-2019-5736, CVE-2019-19921, CVE-2021-30465, CVE-2023-27561,
+//! CVE-2024-21626, CVE-2025-31133, CVE-2025-52565, runc#3911-style tmpfs modes, planted
+//! symlinks, /proc magic links, odd options, sysctl keys, labels, host-root and odd bundle
+//! paths, unified cgroup keys, setuid binaries under noNewPrivileges, CVE-2022-29162
+//! inheritable capabilities).
 //!
 //! Each test passes when the runtime behaves: nothing of the host is created, modified,
 //! chmod-ed or mounted over; nothing is left behind (state, cgroups, processes, mounts); an
@@ -830,4 +831,68 @@ fn no_inheritable_or_ambient_capabilities_unless_configured() {
         json!(["CAP_CHOWN", "CAP_KILL"]),
         "{report}"
     );
+}
+
+/// CVE-2019-5736: a container that can see another container's init before that init runs its
+/// program (here: no pid namespace, CAP_SYS_PTRACE) opens the init's /proc/PID/exe, which is
+/// the runtime's binary until execve; it waits for the init to exec, then reopens the handle
+/// for writing through /proc/self/fd/3. The runtime binary must stay as it was: husk's init
+/// runs from a read-only overlay copy (crates/husk-container/src/exeseal.rs), so the write
+/// fails with EROFS.
+#[test]
+fn a_container_cannot_rewrite_the_runtime_through_another_init_s_exe() {
+    // The victim runs from a copy of the runtime binary: a regression rewrites the copy, not
+    // the binary the other tests use.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("husk-runtime");
+    fs::copy(husk_tests::runtime::binary(), &copy).unwrap();
+    let before = fs::read(&copy).unwrap();
+    let victim_rt = Runtime::with_binary(&copy);
+    let victim = Bundle::busybox(&["true"]);
+    victim_rt.create(&victim);
+    let pid = victim_rt.state(&victim.id)["pid"].as_i64().unwrap();
+
+    let shared = tempfile::tempdir().unwrap();
+    let rt = Runtime::new();
+    let script = format!(
+        "exec 3</proc/{pid}/exe || exit 3; echo >/mnt/opened; \
+         while [ ! -e /mnt/go ]; do sleep 0.1; done; \
+         echo pwned 2>/mnt/err >>/proc/self/fd/3; echo $? >/mnt/rc"
+    );
+    let mut attacker = Bundle::busybox(&["sh", "-c", &script]);
+    attacker
+        .namespaces(&["mount", "uts", "ipc", "network"])
+        .caps(&["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"])
+        .mount(
+            "/mnt",
+            "bind",
+            &shared.path().to_string_lossy(),
+            &["rbind", "rw"],
+        );
+    rt.create_start(&attacker);
+    let opened = shared.path().join("opened");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !opened.exists() {
+        assert!(
+            std::time::Instant::now() < deadline && rt.status(&attacker.id) == "running",
+            "the attacker could not open /proc/{pid}/exe: {}",
+            fs::read_to_string(rt.stdio_path(&attacker.id, "err")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The victim runs its program: its init no longer runs the runtime binary.
+    victim_rt.start(&victim.id).ok();
+    victim_rt.wait_status(&victim.id, "stopped");
+    fs::write(shared.path().join("go"), "").unwrap();
+    rt.wait_status(&attacker.id, "stopped");
+    let rc = fs::read_to_string(shared.path().join("rc")).unwrap();
+    let err = fs::read_to_string(shared.path().join("err")).unwrap();
+    assert_ne!(rc.trim(), "0", "the write through the init's exe succeeded");
+    assert!(
+        fs::read(&copy).unwrap() == before,
+        "the runtime binary was modified"
+    );
+    if husk_tests::runtime::flavour() == husk_tests::runtime::Flavour::Husk {
+        assert!(err.contains("Read-only file system"), "{err}");
+    }
 }

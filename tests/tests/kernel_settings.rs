@@ -510,6 +510,64 @@ fn apparmor_profile_is_applied_at_exec() {
         .stderr_mentions(&["husk-no-such-profile"]);
 }
 
+/// A profile this test loads into the kernel for its own container and unloads afterwards.
+struct LoadedProfile(std::path::PathBuf);
+
+impl Drop for LoadedProfile {
+    fn drop(&mut self) {
+        let _ = Command::new("apparmor_parser")
+            .arg("-R")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn an_apparmor_profile_confines_the_container_s_program() {
+    if host_lacks(!apparmor_enabled(), "AppArmor (test it in the v2 guest)") {
+        return;
+    }
+    let parser = Command::new("apparmor_parser").arg("--version").output();
+    if host_lacks(
+        parser.is_ok_and(|o| o.status.success()),
+        "apparmor_parser (Debian package apparmor) to load a profile",
+    ) {
+        return;
+    }
+    // Everything allowed but reading /etc/passwd.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("husk-test-{}", husk_tests::bundle::unique_id());
+    let file = dir.path().join("profile");
+    std::fs::write(
+        &file,
+        format!(
+            "profile {name} flags=(attach_disconnected) {{\n  file,\n  capability,\n  \
+             network,\n  signal,\n  unix,\n  deny /etc/passwd r,\n}}\n"
+        ),
+    )
+    .unwrap();
+    let loaded = Command::new("apparmor_parser")
+        .arg("-r")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(loaded.status.success(), "{loaded:?}");
+    let _unload = LoadedProfile(file);
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current; cat /etc/passwd >/dev/null || echo denied",
+    ]);
+    b.set("/process/apparmorProfile", json!(name));
+    let out = rt.run_ok(&b);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [format!("{name} (enforce)").as_str(), "denied"],
+        "{out}"
+    );
+}
+
 // --- process.rlimits ---
 
 #[test]
