@@ -71,8 +71,11 @@ done
 exit $status
 EOF
 # apparmor_parser (Debian package apparmor) loads the profile of the AppArmor test: the guest's
-# Debian kernel has AppArmor, this host's has not.
+# Debian kernel has AppArmor, this host's has not. perl (perl-base) makes the raw system calls
+# of husk run's default seccomp profile test (through the `host` source).
 extra=()
-parser=$(command -v apparmor_parser || true)
-[ -n "$parser" ] && extra+=(--add "$parser")
+for tool in apparmor_parser perl; do
+    path=$(command -v "$tool" || true)
+    [ -n "$path" ] && extra+=(--add "$path")
+done
 "$v2vm" --mem 4096 --timeout 1200 "${extra[@]}" "$dir" -- sh /work/run.sh

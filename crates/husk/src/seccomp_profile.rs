@@ -9,18 +9,26 @@
 //! (`MAJOR.MINOR`; compared with uname's release). `archMap` lists, per main architecture, the
 //! sub-architectures whose system calls the filter also covers (x86 and x32 on x86_64).
 //!
-//! husk's default profile ([`DEFAULT_PROFILE`], `seccomp_default.json`) is the allow list of
-//! Docker's default profile (moby `profiles/seccomp/default.json`, from which containers-common's
-//! is derived), regrouped by purpose and kept as reviewed data: every group carries a `comment`
-//! saying why it is allowed. Like Docker's, it denies with EPERM and makes mount, unshare,
-//! setns, ptrace (before 4.8) and the like depend on the capability that governs them.
+//! husk's default profile ([`DEFAULT_PROFILE`], `seccomp_default.json`) has the rules of Podman's
+//! default profile (containers-common `seccomp.json`, as in containers/container-libs
+//! `common/pkg/seccomp/seccomp.json`), regrouped by purpose and kept as reviewed data: every group
+//! carries a `comment` saying why it is allowed or denied. Like Podman's, a system call no group
+//! names fails with ENOSYS (38), so programs take it for a call this kernel lacks and fall back
+//! (io_uring users to plain I/O, statmount users to /proc/self/mountinfo); the calls denied on
+//! purpose fail with EPERM (1), some only without the capability that governs them (CAP_SYS_ADMIN
+//! for sethostname and quotactl, CAP_SYS_MODULE, CAP_SYS_TIME, ...). Mounts, unshare, clone's
+//! namespace flags, setns, keyctl and ptrace are left to the kernel's own capability checks, as
+//! in Podman. A unit
+//! test converts it and Debian's containers-common (`/usr/share/containers/seccomp.json`) for the
+//! same container and compares the rules name by name.
 
 use std::io;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-/// husk's default profile (`seccomp_default.json`): everything not listed fails with EPERM.
+/// husk's default profile (`seccomp_default.json`, Podman's rules): a system call no group names
+/// fails with ENOSYS (38); the calls denied on purpose fail with EPERM (1).
 pub const DEFAULT_PROFILE: &str = include_str!("seccomp_default.json");
 
 /// Errors of reading or converting a profile.
@@ -283,23 +291,49 @@ mod tests {
         convert(&p, &caps(c), host).unwrap()
     }
 
-    /// Every name the filter allows without arguments.
-    fn allowed(v: &Value) -> Vec<String> {
+    /// The rules for `name` in a converted profile, in order, as (action, errnoRet, args).
+    fn rules(v: &Value, name: &str) -> Vec<(String, Option<u64>, Value)> {
         v["syscalls"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["action"] == "SCMP_ACT_ALLOW" && r.get("args").is_none())
-            .flat_map(|r| r["names"].as_array().unwrap().iter())
-            .map(|n| n.as_str().unwrap().to_owned())
+            .filter(|r| r["names"].as_array().unwrap().iter().any(|n| n == name))
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap().to_owned(),
+                    r.get("errnoRet").and_then(Value::as_u64),
+                    r.get("args").cloned().unwrap_or(json!([])),
+                )
+            })
             .collect()
+    }
+
+    fn allow() -> (String, Option<u64>, Value) {
+        ("SCMP_ACT_ALLOW".to_owned(), None, json!([]))
+    }
+
+    fn eperm() -> (String, Option<u64>, Value) {
+        ("SCMP_ACT_ERRNO".to_owned(), Some(1), json!([]))
+    }
+
+    /// A rule on socket(2)'s argument `index` with `op` and `value`.
+    fn socket_rule(
+        action: &str,
+        errno: Option<u64>,
+        args: &[(u64, &str, u64)],
+    ) -> (String, Option<u64>, Value) {
+        let args = args
+            .iter()
+            .map(|(i, op, v)| json!({"index": i, "value": v, "valueTwo": 0, "op": op}))
+            .collect::<Vec<_>>();
+        (action.to_owned(), errno, Value::Array(args))
     }
 
     #[test]
     fn default_profile_is_reviewed_data() {
         let raw: Value = serde_json::from_str(DEFAULT_PROFILE).unwrap();
         assert_eq!(raw["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(raw["defaultErrnoRet"], 1, "EPERM");
+        assert_eq!(raw["defaultErrnoRet"], 38, "ENOSYS, as Podman");
         for (i, g) in raw["syscalls"].as_array().unwrap().iter().enumerate() {
             let c = g["comment"].as_str().unwrap_or_default();
             assert!(c.len() > 10, "group {i} needs a comment saying why");
@@ -310,12 +344,12 @@ mod tests {
     fn default_profile_without_extra_caps() {
         let v = default_for(&crate::bundle::DEFAULT_CAPABILITIES, &AMD64);
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(v["defaultErrnoRet"], 1);
+        assert_eq!(v["defaultErrnoRet"], 38);
         assert_eq!(
             v["architectures"],
             json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
         );
-        let a = allowed(&v);
+        // Allowed without a condition, the kernel's own checks decide (as in Podman).
         for ok in [
             "read",
             "write",
@@ -324,37 +358,77 @@ mod tests {
             "arch_prctl",
             "chroot",
             "ptrace",
-        ] {
-            assert!(a.iter().any(|n| n == ok), "{ok} allowed");
-        }
-        for denied in [
-            "mount",
-            "unshare",
-            "setns",
-            "keyctl",
-            "add_key",
-            "bpf",
-            "reboot",
             "clone",
+            "clone3",
+            "mount",
+            "umount2",
+            "unshare",
+            "pivot_root",
+            "keyctl",
+            "reboot",
+            "futex_waitv",
+            "fchmodat2",
+        ] {
+            assert_eq!(rules(&v, ok), [allow()], "{ok}");
+        }
+        // Denied with EPERM: always, or for want of the capability.
+        for denied in [
             "kexec_load",
+            "swapon",
+            "userfaultfd",
+            "vmsplice",
+            "cachestat",
+            "syscall",
             "init_module",
             "open_by_handle_at",
-            "s390_runtime_instr",
+            "bpf",
+            "perf_event_open",
+            "sethostname",
+            "quotactl_fd",
+            "settimeofday",
+            "acct",
+            "kcmp",
+            "iopl",
+            "vhangup",
         ] {
-            assert!(!a.iter().any(|n| n == denied), "{denied} denied");
+            assert_eq!(rules(&v, denied), [eperm()], "{denied}");
         }
-        // clone only without namespace flags; clone3 gets ENOSYS so libc falls back to clone.
-        let rules = v["syscalls"].as_array().unwrap();
-        let clone = rules
+        // setns: Podman lists it unconditionally and in the CAP_SYS_ADMIN EPERM group; the
+        // allow comes first, which is the rule libseccomp keeps.
+        assert_eq!(rules(&v, "setns"), [allow(), eperm()]);
+        // Not named at all: the default action, ENOSYS.
+        for unlisted in [
+            "io_uring_setup",
+            "add_key",
+            "request_key",
+            "statmount",
+            "listmount",
+            "mseal",
+            "s390_runtime_instr",
+            "set_tls",
+            "sigaction",
+            "readdir",
+        ] {
+            assert_eq!(rules(&v, unlisted), [], "{unlisted}");
+        }
+        // CAP_AUDIT_WRITE is in Docker's set: every socket but AF_VSOCK (40) and AF_ALG (38).
+        assert_eq!(
+            rules(&v, "socket"),
+            [
+                socket_rule("SCMP_ACT_ERRNO", Some(1), &[(0, "SCMP_CMP_EQ", 40)]),
+                socket_rule("SCMP_ACT_ERRNO", Some(1), &[(0, "SCMP_CMP_EQ", 38)]),
+                socket_rule("SCMP_ACT_ALLOW", None, &[(0, "SCMP_CMP_NE", 40)]),
+            ]
+        );
+        let personas: Vec<u64> = rules(&v, "personality")
             .iter()
-            .find(|r| r["names"] == json!(["clone"]))
-            .unwrap();
-        assert_eq!(clone["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
-        let clone3 = rules
-            .iter()
-            .find(|r| r["names"] == json!(["clone3"]))
-            .unwrap();
-        assert_eq!(clone3["errnoRet"], 38);
+            .map(|(a, e, args)| {
+                assert_eq!((a.as_str(), *e), ("SCMP_ACT_ALLOW", None));
+                assert_eq!(args[0]["op"], "SCMP_CMP_EQ");
+                args[0]["value"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(personas, [0, 8, 0x20000, 0x20008, 0xffff_ffff]);
         // The spec parses it.
         let _: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(v).unwrap();
     }
@@ -362,28 +436,47 @@ mod tests {
     #[test]
     fn capability_groups_follow_the_capability_set() {
         let v = default_for(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"], &AMD64);
-        let a = allowed(&v);
         for ok in [
-            "mount",
-            "umount2",
-            "unshare",
-            "setns",
-            "clone",
+            "sethostname",
+            "quotactl",
+            "lookup_dcookie",
+            "bpf",
+            "perf_event_open",
             "kcmp",
-            "process_vm_readv",
+            "process_madvise",
         ] {
-            assert!(a.iter().any(|n| n == ok), "{ok} allowed with the cap");
+            assert_eq!(rules(&v, ok), [allow()], "{ok} with the cap");
         }
-        let rules = v["syscalls"].as_array().unwrap();
-        assert!(
-            !rules.iter().any(|r| r["names"] == json!(["clone3"])),
-            "no clone3 ENOSYS with CAP_SYS_ADMIN"
+        assert_eq!(rules(&v, "setns"), [allow(), allow()]);
+        assert_eq!(rules(&v, "chroot"), [eperm()], "no CAP_SYS_CHROOT");
+        // Without CAP_AUDIT_WRITE: audit netlink sockets get EINVAL (22).
+        assert_eq!(
+            rules(&v, "socket"),
+            [
+                socket_rule("SCMP_ACT_ERRNO", Some(1), &[(0, "SCMP_CMP_EQ", 40)]),
+                socket_rule("SCMP_ACT_ERRNO", Some(1), &[(0, "SCMP_CMP_EQ", 38)]),
+                socket_rule(
+                    "SCMP_ACT_ERRNO",
+                    Some(22),
+                    &[(0, "SCMP_CMP_EQ", 16), (2, "SCMP_CMP_EQ", 9)]
+                ),
+                socket_rule(
+                    "SCMP_ACT_ALLOW",
+                    None,
+                    &[(0, "SCMP_CMP_EQ", 16), (2, "SCMP_CMP_NE", 9)]
+                ),
+                socket_rule("SCMP_ACT_ALLOW", None, &[(0, "SCMP_CMP_NE", 16)]),
+            ]
         );
-        assert!(!a.iter().any(|n| n == "chroot"), "no CAP_SYS_CHROOT");
+        // CAP_BPF and CAP_PERFMON grant their call without CAP_SYS_ADMIN.
+        let v = default_for(&["CAP_BPF", "CAP_PERFMON"], &AMD64);
+        assert_eq!(rules(&v, "bpf"), [allow()]);
+        assert_eq!(rules(&v, "perf_event_open"), [allow()]);
+        assert_eq!(rules(&v, "sethostname"), [eperm()]);
     }
 
     #[test]
-    fn arch_and_kernel_conditions() {
+    fn arch_conditions() {
         let arm = Host {
             scmp_arch: "SCMP_ARCH_AARCH64",
             go_arch: "arm64",
@@ -394,10 +487,150 @@ mod tests {
             v["architectures"],
             json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
         );
-        let a = allowed(&v);
-        assert!(a.iter().any(|n| n == "set_tls"));
-        assert!(!a.iter().any(|n| n == "arch_prctl"));
-        assert!(!a.iter().any(|n| n == "ptrace"), "minKernel 4.8");
+        assert_eq!(rules(&v, "set_tls"), [allow()]);
+        assert_eq!(rules(&v, "arch_prctl"), []);
+        assert_eq!(rules(&v, "modify_ldt"), []);
+        // Podman's archMap has no riscv64 entry: no `architectures`, the native one only.
+        let riscv = Host {
+            scmp_arch: "SCMP_ARCH_RISCV64",
+            go_arch: "riscv64",
+            kernel: (6, 1),
+        };
+        let v = default_for(&[], &riscv);
+        assert!(v.get("architectures").is_none(), "{}", v["architectures"]);
+        assert_eq!(rules(&v, "riscv_flush_icache"), [allow()]);
+        assert_eq!(rules(&v, "set_tls"), []);
+    }
+
+    #[test]
+    fn min_kernel_conditions() {
+        // The default profile has none (Podman's has none); the format has them.
+        assert!(!DEFAULT_PROFILE.contains("minKernel"));
+        let text = r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["ptrace"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"4.8"}},
+            {"names":["kcmp"],"action":"SCMP_ACT_ALLOW","excludes":{"minKernel":"5.10"}}]}"#;
+        let p: Profile = serde_json::from_str(text).unwrap();
+        let old = Host {
+            kernel: (4, 4),
+            ..AMD64
+        };
+        let v = convert(&p, &[], &old).unwrap();
+        assert_eq!(
+            (rules(&v, "ptrace"), rules(&v, "kcmp")),
+            (vec![], vec![allow()])
+        );
+        let v = convert(&p, &[], &AMD64).unwrap();
+        assert_eq!(
+            (rules(&v, "ptrace"), rules(&v, "kcmp")),
+            (vec![allow()], vec![])
+        );
+    }
+
+    /// Where husk's default (Podman's current profile) and Debian's containers-common 0.50.1
+    /// differ, because Podman's profile changed after that release; each entry says how.
+    const CHANGED_SINCE_0_50_1: &[(&str, &str)] = &[
+        (
+            "fchmodat2",
+            "allowed since (Linux 6.6 call; unlisted in 0.50.1: ENOSYS)",
+        ),
+        ("futex_wait", "allowed since (Linux 6.7 futex2 call)"),
+        ("futex_wake", "allowed since (Linux 6.7 futex2 call)"),
+        ("futex_requeue", "allowed since (Linux 6.7 futex2 call)"),
+        ("futex_waitv", "allowed since (Linux 5.16 futex2 call)"),
+        (
+            "fanotify_init",
+            "moved from the CAP_SYS_ADMIN groups to the unconditional allow",
+        ),
+        (
+            "quotactl_fd",
+            "added to the CAP_SYS_ADMIN groups (EPERM without it)",
+        ),
+        ("cachestat", "added to the EPERM list (Linux 6.5 call)"),
+        (
+            "map_shadow_stack",
+            "added to the EPERM list (Linux 6.6 call)",
+        ),
+        (
+            "io_pgetevents_time64",
+            "added to the EPERM list beside io_pgetevents",
+        ),
+        ("syscall", "moved from the allow list to the EPERM list"),
+        (
+            "swapcontext",
+            "moved from the EPERM list to the ppc64le group (a powerpc call)",
+        ),
+        ("readdir", "dropped from the allow list (ENOSYS now)"),
+        ("sigaction", "dropped from the allow list (ENOSYS now)"),
+        ("sigpending", "dropped from the allow list (ENOSYS now)"),
+        ("sigsuspend", "dropped from the allow list (ENOSYS now)"),
+        ("timerfd", "dropped from the allow list (ENOSYS now)"),
+        (
+            "socket",
+            "AF_VSOCK and AF_ALG now EPERM; the netlink allow rule is now limited to AF_NETLINK",
+        ),
+    ];
+
+    /// Each name's rules, in order, as (action, errnoRet, args).
+    fn by_name(v: &Value) -> std::collections::BTreeMap<String, Vec<Value>> {
+        let mut out = std::collections::BTreeMap::<String, Vec<Value>>::new();
+        for r in v["syscalls"].as_array().unwrap() {
+            let rule = json!([
+                r["action"],
+                r.get("errnoRet"),
+                r.get("args").cloned().unwrap_or(json!([]))
+            ]);
+            for n in r["names"].as_array().unwrap() {
+                out.entry(n.as_str().unwrap().to_owned())
+                    .or_default()
+                    .push(rule.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn same_rules_as_debians_containers_common() {
+        const PATH: &str = "/usr/share/containers/seccomp.json";
+        let text = std::fs::read_to_string(PATH).unwrap_or_else(|e| {
+            panic!(
+                "{PATH}: {e}: the comparison with Podman's profile needs Debian's \
+                 containers-common: apt-get install golang-github-containers-common"
+            )
+        });
+        let theirs: Profile = serde_json::from_str(&text).unwrap();
+        let ours: Profile = serde_json::from_str(DEFAULT_PROFILE).unwrap();
+        let host = Host::live();
+        let docker = caps(&crate::bundle::DEFAULT_CAPABILITIES);
+        let mut with_admin = docker.clone();
+        with_admin.push("CAP_SYS_ADMIN".to_owned());
+        let mut differing = std::collections::BTreeSet::new();
+        for set in [&docker, &with_admin] {
+            let t = convert(&theirs, set, &host).unwrap();
+            let o = convert(&ours, set, &host).unwrap();
+            for key in ["defaultAction", "defaultErrnoRet", "architectures"] {
+                assert_eq!(o.get(key), t.get(key), "{key}");
+            }
+            let (t, o) = (by_name(&t), by_name(&o));
+            for name in t.keys().chain(o.keys()) {
+                if t.get(name) == o.get(name) {
+                    continue;
+                }
+                assert!(
+                    CHANGED_SINCE_0_50_1.iter().any(|(n, _)| n == name),
+                    "{name}: husk {:?}, containers-common 0.50.1 {:?} (caps {set:?})",
+                    o.get(name),
+                    t.get(name)
+                );
+                differing.insert(name.clone());
+            }
+        }
+        // The list holds only real differences (it must not go stale when Debian updates).
+        for (name, why) in CHANGED_SINCE_0_50_1 {
+            assert!(
+                differing.contains(*name),
+                "{name} ({why}) no longer differs"
+            );
+        }
     }
 
     #[test]
