@@ -529,7 +529,7 @@ fn an_apparmor_profile_confines_the_container_s_program() {
     }
     let parser = Command::new("apparmor_parser").arg("--version").output();
     if host_lacks(
-        parser.is_ok_and(|o| o.status.success()),
+        !parser.is_ok_and(|o| o.status.success()),
         "apparmor_parser (Debian package apparmor) to load a profile",
     ) {
         return;
