@@ -896,3 +896,79 @@ fn a_container_cannot_rewrite_the_runtime_through_another_init_s_exe() {
         assert!(err.contains("Read-only file system"), "{err}");
     }
 }
+
+/// The image plants its device paths as symlinks: /dev/null to a host file by absolute path,
+/// /dev/zero climbing out with `..`, /dev/tty into the image's own /etc; the config has no /dev
+/// mount, so the runtime makes the nodes in the image's own /dev. Nothing is followed: the
+/// links are replaced by the devices and the files they pointed at are untouched. A
+/// `linux.devices` path planted as a symlink (to a host directory) is refused by field.
+#[test]
+fn device_symlinks_planted_by_the_image_are_never_followed() {
+    let host = host_dir_with_marker();
+    let marker = host.path().join("marker");
+    let bundle = |fuse_link: bool| {
+        let mut b = own_bundle(&[
+            "sh",
+            "-c",
+            "stat -c '%n %F %t:%T' /dev/null /dev/zero /dev/tty /dev/husk-fuse",
+        ]);
+        b.remove_mount("/dev");
+        b.push(
+            "/linux/devices",
+            json!({"path": "/dev/husk-fuse", "type": "c", "major": 10, "minor": 229}),
+        );
+        b.push(
+            "/linux/resources/devices",
+            json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}),
+        );
+        let dev = b.rootfs().join("dev");
+        let climb = format!("../../../../../../../../..{}", marker.display());
+        let mut links = vec![
+            ("null", marker.to_str().unwrap().to_owned()),
+            ("zero", climb),
+            ("tty", "../etc/passwd".to_owned()),
+        ];
+        if fuse_link {
+            links.push(("husk-fuse", host.path().to_str().unwrap().to_owned()));
+        }
+        for (name, target) in links {
+            let _ = fs::remove_file(dev.join(name));
+            symlink(target, dev.join(name)).unwrap();
+        }
+        b
+    };
+    let untouched = |b: &Bundle| {
+        assert_eq!(fs::read_to_string(&marker).unwrap(), "HOST-SECRET\n");
+        assert_eq!(listing(host.path()), ["marker", "prog"]);
+        assert_eq!(
+            fs::read_to_string(b.rootfs().join("etc/passwd")).unwrap(),
+            rootfs::PASSWD
+        );
+    };
+    let rt = Runtime::new();
+    let b = bundle(false);
+    let out = rt.run_ok(&b);
+    untouched(&b);
+    if reference_lacks(
+        "replacing the links (runc 1.1.5 keeps what the image has at a default device path)",
+    ) {
+        return;
+    }
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "/dev/null character special file 1:3",
+            "/dev/zero character special file 1:5",
+            "/dev/tty character special file 5:0",
+            "/dev/husk-fuse character special file a:e5",
+        ],
+        "{out}"
+    );
+
+    let b = bundle(true);
+    let o = rt.run(&b);
+    untouched(&b);
+    o.failed()
+        .stderr_mentions(&["linux.devices[0]", "/dev/husk-fuse", "symlink"]);
+    rt.assert_left_nothing(&b);
+}
