@@ -324,8 +324,8 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///   syscall); a rule whose action is the default action is skipped (libseccomp refuses it and
 ///   it changes nothing). Several rules for one syscall combine as libseccomp combines them.
 ///
-/// The program is libseccomp's (seccomp_export_bpf(3)) with the ENOSYS prefix (the `enosys` submodule) in
-/// front when the rule applies; the filter context is dropped once exported.
+/// The program is libseccomp's (seccomp_export_bpf(3)) with the ENOSYS prefix (the `enosys`
+/// submodule) in front when the rule applies; the filter context is dropped once exported.
 ///
 /// # Errors
 /// A [`SeccompError`] naming the field (`linux.seccomp.syscalls[2].errnoRet`, ...) for every
@@ -335,12 +335,12 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
     compile_in(seccomp, None).map(Compiled::finish)
 }
 
-/// [`compile`] through the cache of compiled programs (the `cache` submodule: `/run/husk-seccomp-cache`,
-/// keyed by the profile, libseccomp's version, the architecture and the husk binary): a hit
-/// skips libseccomp entirely; the profile is still checked and its flags still asked of the
-/// kernel, and the warnings of the compile that made the entry are logged again. The cache is
-/// used only when running as root; a cache that cannot be used or written is logged (debug)
-/// and never fails the compile.
+/// [`compile`] through the cache of compiled programs (the `cache` submodule:
+/// `/run/husk-seccomp-cache`, keyed by the profile, libseccomp's version, the architecture and
+/// the husk binary): a hit skips libseccomp entirely; the profile is still checked and its
+/// flags still asked of the kernel, and the warnings of the compile that made the entry are
+/// logged again. The cache is used only when running as root; a cache that cannot be used or
+/// written is logged (debug) and never fails the compile.
 ///
 /// # Errors
 /// As [`compile`].
