@@ -312,7 +312,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     }
     let mut seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
-        .map(crate::seccomp::compile)
+        .map(crate::seccomp::compile_cached)
         .transpose()?;
     // The init sends the notify fd over this connection once it has loaded the filter (it has
     // left the host's mount namespace by then).

@@ -1,10 +1,16 @@
-//! Seccomp: `linux.seccomp` compiled into a libseccomp filter in the parent ([`compile`]) and
-//! loaded by the container's init ([`SeccompProgram::load`]).
+//! Seccomp: `linux.seccomp` compiled into a BPF program in the parent ([`compile_cached`],
+//! [`compile`]) and loaded by the container's init ([`SeccompProgram::load`]).
 //!
-//! The filter context is built before fork, so every config error (an action with an errno it
+//! The program is built before fork, so every config error (an action with an errno it
 //! cannot take, a bad argument index, an architecture the host's libseccomp lacks, a rule
-//! libseccomp refuses) is reported by the parent with the field's JSON name, before anything
-//! is created; the context is plain memory and survives fork, so the init only loads it.
+//! libseccomp refuses, a flag the kernel lacks) is reported by the parent with the field's JSON
+//! name, before anything is created. libseccomp builds the filter and exports its program
+//! (seccomp_export_bpf); the filter context is then dropped, and the init loads the program
+//! with seccomp(2) and the filter flags directly ([`husk_sys::seccomp::set_mode_filter`]),
+//! with no libseccomp call. The runtime keeps the final programs in a cache (the `cache`
+//! submodule, `/run/husk-seccomp-cache`, root only, keyed by the profile and libseccomp's
+//! version): engines pass the same profile for every container, and a hit skips libseccomp,
+//! most of the cost of starting a container with a real profile.
 //!
 //! Where the init loads it (runc's order): with `process.noNewPrivileges` false the filter is
 //! loaded while the init is still root with CAP_SYS_ADMIN, before the capabilities are dropped
@@ -15,12 +21,11 @@
 //!
 //! Done here: defaultAction, defaultErrnoRet, architectures, syscalls (names, action, errnoRet,
 //! args with index, value, valueTwo, op), every action including SCMP_ACT_NOTIFY, every flag:
-//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW and _TSYNC as libseccomp filter attributes;
-//! _WAIT_KILLABLE_RECV (Linux 6.0; Debian's libseccomp 2.5.4 has no attribute for it) by
-//! exporting the program (seccomp_export_bpf) in the parent and loading it in the init with
-//! seccomp(2) and the flags directly ([`husk_sys::seccomp::set_mode_filter`]). It applies to
-//! notifications only, so a profile without SCMP_ACT_NOTIFY rules is refused with it, and so is
-//! a kernel that lacks it (asked with [`husk_sys::seccomp::flags_supported`]).
+//! SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC (with _TSYNC_ESRCH, so a failure is an error)
+//! and _WAIT_KILLABLE_RECV (Linux 6.0; Debian's libseccomp 2.5.4 has no attribute for it),
+//! passed to seccomp(2) as they are; each is refused when the kernel lacks it (asked with
+//! [`husk_sys::seccomp::flags_supported`], on a cache hit too). _WAIT_KILLABLE_RECV applies to
+//! notifications only, so a profile without SCMP_ACT_NOTIFY rules is refused with it.
 //!
 //! SCMP_ACT_NOTIFY (runtime-spec config-linux.md "Seccomp", runtime.md "Container process
 //! state"): `listenerPath` is required with it. The runtime connects to it before fork
@@ -34,7 +39,7 @@
 //! runc's ENOSYS rule ([`enosys`]): with a denying default action, per architecture, a syscall
 //! numbered above the largest one the profile names fails with ENOSYS instead, so a newer C
 //! library falls back to an older call rather than failing. It is a BPF prefix put in front of
-//! libseccomp's exported program, which is then loaded with seccomp(2) directly.
+//! libseccomp's exported program.
 //!
 //! Sources: runtime-spec `config-linux.md` "Seccomp", `man 2 seccomp`, `man 3 seccomp_init`,
 //! `man 3 seccomp_rule_add`, `man 3 seccomp_attr_set`, `man 3 seccomp_arch_add`.
@@ -44,6 +49,7 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
+mod cache;
 mod enosys;
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
@@ -56,21 +62,19 @@ const MAX_ERRNO: u32 = 4095;
 /// A syscall has at most six arguments (`struct seccomp_data.args[6]`).
 const SYSCALL_ARGS: usize = 6;
 
-/// A `linux.seccomp` profile compiled into a libseccomp filter context, ready to load.
+/// A `linux.seccomp` profile compiled into the final BPF program, ready to load.
 ///
-/// Built by [`compile`] in the parent; it survives fork (plain memory) and the init calls
-/// [`SeccompProgram::load`].
+/// Built by [`compile`] or [`compile_cached`] in the parent; it survives fork (plain memory)
+/// and the init calls [`SeccompProgram::load`], which needs no libseccomp.
 #[derive(Debug)]
 pub struct SeccompProgram {
-    ctx: ScmpFilterContext,
     listener: Option<Listener>,
-    /// The program libseccomp exported, with the ENOSYS prefix when the rule applies, loaded
-    /// with seccomp(2) and the flags directly; None to let libseccomp load its own.
-    bpf: Option<Vec<husk_sys::seccomp::SockFilter>>,
-    /// SECCOMP_FILTER_FLAG_* bits the exported program is loaded with besides those of the
-    /// filter's attributes: NEW_LISTENER for SCMP_ACT_NOTIFY rules, WAIT_KILLABLE_RECV (libseccomp
-    /// 2.5 has no attribute for it).
-    raw_flags: libc::c_ulong,
+    /// The program libseccomp exported, with the ENOSYS prefix in front when the rule applies.
+    bpf: Vec<husk_sys::seccomp::SockFilter>,
+    /// The SECCOMP_FILTER_FLAG_* bits it is loaded with: LOG, SPEC_ALLOW, TSYNC with
+    /// TSYNC_ESRCH from `linux.seccomp.flags`, NEW_LISTENER for SCMP_ACT_NOTIFY rules,
+    /// WAIT_KILLABLE_RECV.
+    flags: libc::c_ulong,
 }
 
 /// `linux.seccomp.listenerPath` and `listenerMetadata`, and the connection to the agent.
@@ -176,16 +180,6 @@ pub enum SeccompError {
         /// What failed.
         detail: String,
     },
-    /// libseccomp refused a filter flag.
-    #[error("{field}: setting {flag} failed: {source}")]
-    Flag {
-        /// `linux.seccomp.flags[i]`.
-        field: String,
-        /// The flag.
-        flag: LinuxSeccompFilterFlag,
-        /// libseccomp's error.
-        source: ScmpError,
-    },
     /// An architecture unknown to libseccomp, or one it refuses to add.
     #[error("{field}: {arch} cannot be added to the filter: {source}")]
     Architecture {
@@ -228,7 +222,7 @@ pub enum SeccompError {
         /// libseccomp's error.
         source: ScmpError,
     },
-    /// seccomp(2) refused the exported program (the path for flags libseccomp cannot set).
+    /// seccomp(2) refused the program, in the container's init.
     #[error(
         "loading the seccomp filter with seccomp(SECCOMP_SET_MODE_FILTER, {flags:#x}) failed: \
          {source}; without process.noNewPrivileges it needs CAP_SYS_ADMIN"
@@ -238,16 +232,6 @@ pub enum SeccompError {
         flags: libc::c_ulong,
         /// The errno.
         source: std::io::Error,
-    },
-    /// seccomp_load failed in the container's init.
-    #[error(
-        "loading the seccomp filter (seccomp_load) failed: {source}; without \
-         process.noNewPrivileges it needs CAP_SYS_ADMIN, so it must be loaded before the \
-         capabilities are dropped"
-    )]
-    Load {
-        /// libseccomp's error.
-        source: ScmpError,
     },
 }
 
@@ -323,14 +307,16 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
     Ok(ScmpArgCompare::new(index as u32, op, datum))
 }
 
-/// Compiles `linux.seccomp` into a filter context (in the parent, before fork).
+/// Compiles `linux.seccomp` into the final BPF program and its load flags (in the parent,
+/// before fork), with no cache: libseccomp builds the filter and exports it every time.
 ///
 /// - `defaultAction` with `defaultErrnoRet` (EPERM when absent, for SCMP_ACT_ERRNO and
 ///   SCMP_ACT_TRACE; refused with any other action, as the spec requires);
 /// - `architectures`: added to the native one (syscalls of another ABI hit the libseccomp
 ///   default bad-arch action, kill);
-/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC (attributes), _WAIT_KILLABLE_RECV
-///   (the program is exported for seccomp(2); needs SCMP_ACT_NOTIFY rules and Linux 6.0);
+/// - `flags`: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _TSYNC (loaded with _TSYNC_ESRCH, Linux
+///   5.7), _WAIT_KILLABLE_RECV (needs SCMP_ACT_NOTIFY rules and Linux 6.0), each refused when
+///   the kernel does not know it;
 /// - `syscalls`: one rule per name with its action and `errnoRet`; `args` are ANDed in one rule,
 ///   except when an argument index appears twice, where each comparison becomes a rule of its
 ///   own (runc's behaviour, which profiles written for it rely on). A name unknown to this
@@ -338,11 +324,129 @@ fn comparison(arg: &LinuxSeccompArg, field: &str) -> Result<ScmpArgCompare, Secc
 ///   syscall); a rule whose action is the default action is skipped (libseccomp refuses it and
 ///   it changes nothing). Several rules for one syscall combine as libseccomp combines them.
 ///
+/// The program is libseccomp's (seccomp_export_bpf(3)) with the ENOSYS prefix (the `enosys`
+/// submodule) in front when the rule applies; the filter context is dropped once exported.
+///
 /// # Errors
 /// A [`SeccompError`] naming the field (`linux.seccomp.syscalls[2].errnoRet`, ...) for every
 /// config problem; SCMP_ACT_NOTIFY without `listenerPath`; see the module docs for what is
 /// refused.
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
+    compile_in(seccomp, None).map(Compiled::finish)
+}
+
+/// [`compile`] through the cache of compiled programs (the `cache` submodule:
+/// `/run/husk-seccomp-cache`, keyed by the profile, libseccomp's version, the architecture and
+/// the husk binary): a hit skips libseccomp entirely; the profile is still checked and its
+/// flags still asked of the kernel, and the warnings of the compile that made the entry are
+/// logged again. The cache is used only when running as root; a cache that cannot be used or
+/// written is logged (debug) and never fails the compile.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_cached(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
+    let dir = cache::dir().unwrap_or_else(|e| {
+        tracing::debug!("{e}");
+        None
+    });
+    compile_in(seccomp, dir.as_deref()).map(Compiled::finish)
+}
+
+/// Whether a compile used the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheUse {
+    /// No cache directory.
+    Off,
+    /// The program came from the cache.
+    Hit,
+    /// Compiled with libseccomp (and written to the cache when it could be).
+    Miss,
+}
+
+/// What [`compile_in`] gives: the program, the warnings it logged, whether it hit the cache.
+#[derive(Debug)]
+struct Compiled {
+    program: SeccompProgram,
+    warnings: Vec<String>,
+    cache: CacheUse,
+}
+
+impl Compiled {
+    /// Logs the warnings (a cache hit logs those of the compile that made the entry) and
+    /// gives the program.
+    fn finish(self) -> SeccompProgram {
+        for w in &self.warnings {
+            tracing::warn!("{w}");
+        }
+        tracing::debug!("seccomp program: cache {:?}", self.cache);
+        self.program
+    }
+}
+
+/// One `linux.seccomp.syscalls` entry, checked.
+struct Rule<'a> {
+    /// `linux.seccomp.syscalls[i]`.
+    field: String,
+    act: ScmpAction,
+    names: &'a [String],
+    conditions: Vec<ScmpArgCompare>,
+    /// An argument index appears twice: one rule per comparison.
+    one_rule_per_condition: bool,
+}
+
+/// The profile checked without libseccomp: what a cache hit needs besides the program, and the
+/// rules a miss adds.
+struct Checked<'a> {
+    default: ScmpAction,
+    listener: Option<Listener>,
+    rules: Vec<Rule<'a>>,
+    flags: libc::c_ulong,
+}
+
+/// [`compile`], with the cache in `cache_dir` when given.
+fn compile_in(
+    seccomp: &LinuxSeccomp,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<Compiled, SeccompError> {
+    let checked = check(seccomp)?;
+    let key = cache_dir.and_then(|_| cache::key(seccomp));
+    let cached = match (cache_dir, &key) {
+        (Some(dir), Some(key)) => cache::read(dir, key).unwrap_or_else(|e| {
+            tracing::debug!("{e}");
+            None
+        }),
+        _ => None,
+    };
+    let (entry, use_) = match cached {
+        Some(entry) => (entry, CacheUse::Hit),
+        None => {
+            let entry = build(seccomp, &checked)?;
+            if let (Some(dir), Some(key)) = (cache_dir, &key) {
+                if let Err(e) = cache::write(dir, key, &entry) {
+                    tracing::debug!("{e}");
+                }
+            }
+            let use_ = match cache_dir {
+                Some(_) => CacheUse::Miss,
+                None => CacheUse::Off,
+            };
+            (entry, use_)
+        }
+    };
+    Ok(Compiled {
+        program: SeccompProgram {
+            listener: checked.listener,
+            bpf: entry.bpf,
+            flags: checked.flags,
+        },
+        warnings: entry.warnings,
+        cache: use_,
+    })
+}
+
+/// Checks the profile (every field but the architectures and syscall names, which libseccomp
+/// knows) and works out the load flags, asking the kernel for each.
+fn check(seccomp: &LinuxSeccomp) -> Result<Checked<'_>, SeccompError> {
     let default = action(
         seccomp.default_action(),
         seccomp.default_errno_ret(),
@@ -368,69 +472,9 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         }
         (None, None) => None,
     };
+
     let mut notify_field = None;
-    let mut wait_killable = None;
-    let mut ctx = ScmpFilterContext::new(default).map_err(|source| SeccompError::Init {
-        action: seccomp.default_action(),
-        source,
-    })?;
-    // no_new_privs is process.noNewPrivileges' to set, not the filter's (libseccomp sets it by
-    // default when loading).
-    ctx.set_ctl_nnp(false)
-        .map_err(|source| SeccompError::Init {
-            action: seccomp.default_action(),
-            source,
-        })?;
-
-    let mut archs = Vec::new();
-    for (i, arch) in seccomp.architectures().iter().flatten().enumerate() {
-        let field = format!("linux.seccomp.architectures[{i}]");
-        // The JSON spelling, e.g. SCMP_ARCH_X86_64, which is also libseccomp's.
-        let name = serde_json::to_value(arch)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("{arch:?}"));
-        let a = name
-            .parse::<ScmpArch>()
-            .and_then(|a| ctx.add_arch(a).map(|_| a))
-            .map_err(|source| SeccompError::Architecture {
-                field,
-                arch: name,
-                source,
-            })?;
-        archs.push(a);
-    }
-    if archs.is_empty() {
-        archs.push(ScmpArch::native());
-    }
-
-    for (i, flag) in seccomp.flags().iter().flatten().enumerate() {
-        let field = format!("linux.seccomp.flags[{i}]");
-        let set = match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                let wkr = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-                if !husk_sys::seccomp::flags_supported(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | wkr)
-                {
-                    return Err(SeccompError::FlagUnsupported {
-                        field,
-                        flag: *flag,
-                        detail: "Linux 6.0+",
-                    });
-                }
-                wait_killable = Some(field);
-                continue;
-            }
-        };
-        set.map_err(|source| SeccompError::Flag {
-            field: field.clone(),
-            flag: *flag,
-            source,
-        })?;
-    }
-
+    let mut rules = Vec::new();
     for (i, syscall) in seccomp.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let act = action(
@@ -458,14 +502,101 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
             tracing::debug!("{field}: action is the default action; rule skipped");
             continue;
         }
-        let one_rule_per_condition = seen.iter().any(|&n| n > 1);
-        for (j, name) in syscall.names().iter().enumerate() {
-            let name_field = format!("{field}.names[{j}]");
+        rules.push(Rule {
+            field,
+            act,
+            names: syscall.names(),
+            conditions,
+            one_rule_per_condition: seen.iter().any(|&n| n > 1),
+        });
+    }
+    if let (Some(field), None) = (&notify_field, &listener) {
+        return Err(SeccompError::NotifyWithoutListener {
+            field: field.clone(),
+        });
+    }
+
+    let mut flags = 0;
+    if notify_field.is_some() {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
+    for (i, flag) in seccomp.flags().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.flags[{i}]");
+        let (bits, since) = match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => {
+                (libc::SECCOMP_FILTER_FLAG_LOG, "Linux 4.14+")
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                (libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW, "Linux 4.17+")
+            }
+            // Without TSYNC_ESRCH, a TSYNC failure is a thread id, not an error (and the kernel
+            // takes TSYNC with NEW_LISTENER only with it).
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => (
+                libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
+                "Linux 5.7+, which has SECCOMP_FILTER_FLAG_TSYNC_ESRCH, husk loads it with",
+            ),
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                if notify_field.is_none() {
+                    return Err(SeccompError::WaitKillableWithoutNotify { field });
+                }
+                (libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, "Linux 6.0+")
+            }
+        };
+        let with = bits | (flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        if !husk_sys::seccomp::flags_supported(with) {
+            return Err(SeccompError::FlagUnsupported {
+                field,
+                flag: *flag,
+                detail: since,
+            });
+        }
+        flags |= bits;
+    }
+    Ok(Checked {
+        default,
+        listener,
+        rules,
+        flags,
+    })
+}
+
+/// Builds the filter with libseccomp and exports it, with the ENOSYS prefix in front when the
+/// rule applies; the warnings are those of the names libseccomp does not know.
+fn build(seccomp: &LinuxSeccomp, checked: &Checked<'_>) -> Result<cache::Entry, SeccompError> {
+    let mut ctx = ScmpFilterContext::new(checked.default).map_err(|source| SeccompError::Init {
+        action: seccomp.default_action(),
+        source,
+    })?;
+    let mut archs = Vec::new();
+    for (i, arch) in seccomp.architectures().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.architectures[{i}]");
+        // The JSON spelling, e.g. SCMP_ARCH_X86_64, which is also libseccomp's.
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{arch:?}"));
+        let a = name
+            .parse::<ScmpArch>()
+            .and_then(|a| ctx.add_arch(a).map(|_| a))
+            .map_err(|source| SeccompError::Architecture {
+                field,
+                arch: name,
+                source,
+            })?;
+        archs.push(a);
+    }
+    if archs.is_empty() {
+        archs.push(ScmpArch::native());
+    }
+    let mut warnings = Vec::new();
+    for rule in &checked.rules {
+        for (j, name) in rule.names.iter().enumerate() {
+            let name_field = format!("{}.names[{j}]", rule.field);
             let Ok(nr) = ScmpSyscall::from_name(name) else {
-                tracing::warn!(
+                warnings.push(format!(
                     "{name_field}: {name} is not a syscall this host's libseccomp knows; \
                      the rule is skipped"
-                );
+                ));
                 continue;
             };
             let rule_err = |source| SeccompError::Rule {
@@ -473,47 +604,20 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
                 name: name.clone(),
                 source,
             };
-            if one_rule_per_condition {
-                for c in &conditions {
-                    ctx.add_rule_conditional(act, nr, std::slice::from_ref(c))
+            if rule.one_rule_per_condition {
+                for c in &rule.conditions {
+                    ctx.add_rule_conditional(rule.act, nr, std::slice::from_ref(c))
                         .map_err(rule_err)?;
                 }
             } else {
-                ctx.add_rule_conditional(act, nr, &conditions)
+                ctx.add_rule_conditional(rule.act, nr, &rule.conditions)
                     .map_err(rule_err)?;
             }
         }
     }
-    if let (Some(field), None) = (&notify_field, &listener) {
-        return Err(SeccompError::NotifyWithoutListener {
-            field: field.clone(),
-        });
-    }
-    let mut raw_flags = 0;
-    match wait_killable {
-        Some(field) if notify_field.is_none() => {
-            return Err(SeccompError::WaitKillableWithoutNotify { field })
-        }
-        Some(_) => raw_flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-        None => {}
-    }
-    if notify_field.is_some() {
-        raw_flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
-    }
-    let prefix = enosys::prefix(seccomp, &archs);
-    let bpf = if prefix.is_some() || wait_killable.is_some() {
-        let mut prog = prefix.unwrap_or_default();
-        prog.extend(export(&ctx)?);
-        Some(prog)
-    } else {
-        None
-    };
-    Ok(SeccompProgram {
-        ctx,
-        listener,
-        bpf,
-        raw_flags,
-    })
+    let mut bpf = enosys::prefix(seccomp, &archs).unwrap_or_default();
+    bpf.extend(export(&ctx)?);
+    Ok(cache::Entry { bpf, warnings })
 }
 
 /// The filter's BPF program, exported by libseccomp (seccomp_export_bpf(3)) into a memfd and
@@ -560,33 +664,32 @@ impl SeccompProgram {
         Ok(())
     }
 
-    /// Loads the filter into the calling thread (seccomp_load, `man 3 seccomp_load`; with
+    /// Loads the program into the calling thread with seccomp(2) and its flags
+    /// ([`husk_sys::seccomp::set_mode_filter`], `man 2 seccomp`; with
     /// SECCOMP_FILTER_FLAG_TSYNC into every thread). Irreversible; inherited across fork and
-    /// execve.
+    /// execve. No libseccomp call is made here.
     ///
     /// Without no_new_privs set on the thread, the kernel requires CAP_SYS_ADMIN: call it before
     /// the capabilities are dropped (see the module docs for the order).
     ///
-    /// With `listenerPath`, the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
-    /// (libseccomp adds it for SCMP_ACT_NOTIFY rules) and the notify fd is sent right away, with
-    /// SCM_RIGHTS, to the agent together with the container process state (runtime-spec
-    /// runtime.md "Container process state": ociVersion, fds ["seccompFd"], pid, metadata,
-    /// state). `state_json` is the container's state (the one the hooks get); its status is
-    /// sent as `created` (the user program has not started yet).
+    /// With `listenerPath` and SCMP_ACT_NOTIFY rules, the program is loaded with
+    /// SECCOMP_FILTER_FLAG_NEW_LISTENER and the notify fd is sent right away, with SCM_RIGHTS,
+    /// to the agent together with the container process state (runtime-spec runtime.md
+    /// "Container process state": ociVersion, fds ["seccompFd"], pid, metadata, state).
+    /// `state_json` is the container's state (the one the hooks get); its status is sent as
+    /// `created` (the user program has not started yet).
     ///
     /// # Errors
-    /// [`SeccompError::Load`] with libseccomp's error (the errno of seccomp(2));
+    /// [`SeccompError::LoadRaw`] with the errno of seccomp(2);
     /// [`SeccompError::ListenerSend`] when the fd or the state cannot be sent.
     pub fn load(&self, state_json: &[u8]) -> Result<(), SeccompError> {
-        let raw_listener = match &self.bpf {
-            None => {
-                self.ctx
-                    .load()
-                    .map_err(|source| SeccompError::Load { source })?;
-                None
-            }
-            Some(prog) => Some(self.load_raw(prog)?),
-        };
+        let notify_fd =
+            husk_sys::seccomp::set_mode_filter(&self.bpf, self.flags).map_err(|source| {
+                SeccompError::LoadRaw {
+                    flags: self.flags,
+                    source,
+                }
+            })?;
         let Some(l) = &self.listener else {
             return Ok(());
         };
@@ -594,23 +697,18 @@ impl SeccompProgram {
             path: l.path.clone(),
             detail,
         };
-        let fd = match &raw_listener {
-            Some(Some(fd)) => std::os::fd::AsRawFd::as_raw_fd(fd),
-            // With the program exported, a profile without NOTIFY rules has no listener.
-            Some(None) => return Ok(()),
-            None => self
-                .ctx
-                .get_notify_fd()
-                .map_err(|e| send_err(format!("seccomp_notify_fd: {e}")))?,
+        // A listenerPath without SCMP_ACT_NOTIFY rules: no listener.
+        let Some(fd) = &notify_fd else {
+            return Ok(());
         };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(fd);
         let conn = l
             .conn
             .as_ref()
             .ok_or_else(|| send_err("not connected (connect_listener was not called)".into()))?;
         let msg = process_state(state_json, &l.metadata)
             .map_err(|e| send_err(format!("the container state: {e}")))?;
-        // The fd is libseccomp's (it closes it with the context); sendmsg only duplicates it
-        // into the message.
+        // sendmsg duplicates the fd into the message; the init's copy is closed on return.
         let iov = [std::io::IoSlice::new(&msg)];
         let fds = [fd];
         let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
@@ -629,31 +727,6 @@ impl SeccompProgram {
             )));
         }
         Ok(())
-    }
-}
-
-impl SeccompProgram {
-    /// Loads the exported program with seccomp(2) and the flags the filter's attributes and
-    /// `linux.seccomp.flags` ask for; returns the notify fd when the profile has SCMP_ACT_NOTIFY
-    /// rules (SECCOMP_FILTER_FLAG_NEW_LISTENER).
-    fn load_raw(
-        &self,
-        prog: &[husk_sys::seccomp::SockFilter],
-    ) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
-        let mut flags = self.raw_flags;
-        if self.ctx.get_ctl_log().unwrap_or(false) {
-            flags |= libc::SECCOMP_FILTER_FLAG_LOG;
-        }
-        if self.ctx.get_ctl_ssb().unwrap_or(false) {
-            flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-        }
-        if self.ctx.get_ctl_tsync().unwrap_or(false) {
-            // The kernel takes TSYNC with NEW_LISTENER only with TSYNC_ESRCH; without it, a
-            // TSYNC failure would be a thread id, not an error.
-            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
-        }
-        husk_sys::seccomp::set_mode_filter(prog, flags)
-            .map_err(|source| SeccompError::LoadRaw { flags, source })
     }
 }
 
@@ -800,7 +873,8 @@ mod tests {
             return;
         }
         let p = compile(&profile(with_notify)).unwrap();
-        let bpf = p.bpf.as_ref().unwrap();
+        assert_eq!(p.flags, wkr);
+        let bpf = &p.bpf;
         // It returns the default action (ALLOW) and the rule's (USER_NOTIF) somewhere.
         let ret = (libc::BPF_RET | libc::BPF_K) as u16;
         for want in [libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_USER_NOTIF] {
@@ -823,11 +897,174 @@ mod tests {
                 {"names": ["socketcall"], "action": "SCMP_ACT_ALLOW"}]}"#,
         ))
         .unwrap();
-        assert!(p.ctx.get_ctl_log().unwrap());
-        assert!(p.ctx.get_ctl_ssb().unwrap());
-        assert!(!p.ctx.get_ctl_nnp().unwrap());
-        assert!(p.ctx.is_arch_present(ScmpArch::X86).unwrap());
-        assert!(p.ctx.is_arch_present(ScmpArch::X32).unwrap());
+        assert_eq!(
+            p.flags,
+            libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+        );
+        // The program checks each architecture: x86_64 (x32 shares it) and i386.
+        let jeq = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+        for audit_arch in [62 | 0xC000_0000, 3 | 0x4000_0000] {
+            assert!(
+                p.bpf.iter().any(|i| i.code == jeq && i.k == audit_arch),
+                "no check of {audit_arch:#x}"
+            );
+        }
+        // The x32 calls (bit 30 set) are told apart from x86_64's.
+        let jge = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+        let jset = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+        assert!(p
+            .bpf
+            .iter()
+            .any(|i| (i.code == jge || i.code == jset) && i.k == 0x4000_0000));
+    }
+
+    /// A program's instructions as plain tuples (to compare two programs).
+    fn insns(p: &SeccompProgram) -> Vec<(u16, u8, u8, u32)> {
+        p.bpf.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()
+    }
+
+    /// A profile like the engines' (deny by default, three architectures, an unknown name, an
+    /// argument rule), for the cache tests.
+    const CACHED: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "syscalls": [
+        {"names": ["read", "write", "no_such_syscall", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}"#;
+
+    #[test]
+    fn a_cached_compile_gives_the_uncached_program_and_hits_the_second_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = profile(CACHED);
+        let plain = compile_in(&p, None).unwrap();
+        assert_eq!(plain.cache, CacheUse::Off);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        let miss = compile_in(&p, Some(dir.path())).unwrap();
+        assert_eq!(miss.cache, CacheUse::Miss);
+        let entries: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let entry = &entries[0];
+        assert_eq!(
+            entry.file_name().unwrap().to_str().unwrap(),
+            cache::key(&p).unwrap()
+        );
+        let before = std::fs::metadata(entry).unwrap();
+
+        let hit = compile_in(&p, Some(dir.path())).unwrap();
+        assert_eq!(hit.cache, CacheUse::Hit);
+        // Not rewritten: the same file, untouched.
+        let after = std::fs::metadata(entry).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (after.ino(), after.mtime(), after.mtime_nsec()),
+            (before.ino(), before.mtime(), before.mtime_nsec())
+        );
+        // The same program, ENOSYS prefix included (it starts with `ld [4]`), and flags.
+        assert!(insns(&plain.program).len() > 10);
+        assert_eq!(insns(&plain.program)[0], (0x20, 0, 0, 4));
+        assert_eq!(insns(&miss.program), insns(&plain.program));
+        assert_eq!(insns(&hit.program), insns(&plain.program));
+        for c in [&plain, &miss, &hit] {
+            assert_eq!(c.program.flags, libc::SECCOMP_FILTER_FLAG_LOG);
+        }
+        // The unknown name's warning comes back with the hit.
+        let want = [
+            "linux.seccomp.syscalls[0].names[2]: no_such_syscall is not a syscall this \
+                     host's libseccomp knows; the rule is skipped",
+        ];
+        assert_eq!(plain.warnings, want);
+        assert_eq!(hit.warnings, want);
+
+        // Another profile is another entry.
+        let mut other = p.clone();
+        other.set_default_errno_ret(Some(1));
+        assert_eq!(
+            compile_in(&other, Some(dir.path())).unwrap().cache,
+            CacheUse::Miss
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_damaged_cache_entry_is_compiled_again_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = profile(CACHED);
+        let want = insns(&compile(&p).unwrap());
+        let entry = dir.path().join(cache::key(&p).unwrap());
+        let good = {
+            compile_in(&p, Some(dir.path())).unwrap();
+            std::fs::read(&entry).unwrap()
+        };
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let damaged: [&[u8]; 5] = [
+            &good[..good.len() - 8],
+            &good[..good.len() - 3],
+            &good[..20],
+            b"garbage that is no entry at all",
+            &flipped,
+        ];
+        for bad in damaged {
+            std::fs::write(&entry, bad).unwrap();
+            let c = compile_in(&p, Some(dir.path())).unwrap();
+            assert_eq!(c.cache, CacheUse::Miss, "{} bytes", bad.len());
+            assert_eq!(insns(&c.program), want);
+            assert_eq!(std::fs::read(&entry).unwrap(), good);
+            assert_eq!(
+                compile_in(&p, Some(dir.path())).unwrap().cache,
+                CacheUse::Hit
+            );
+        }
+        // A directory in the entry's place: not used, not replaced, the compile still works.
+        std::fs::remove_file(&entry).unwrap();
+        std::fs::create_dir(&entry).unwrap();
+        let c = compile_in(&p, Some(dir.path())).unwrap();
+        assert_eq!(insns(&c.program), want);
+        assert!(entry.is_dir());
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_cache_hit_still_checks_the_flags_with_the_kernel() {
+        // An entry for a profile with WAIT_KILLABLE_RECV: on a kernel without it, the compile
+        // is refused before the cache is read; with it, the hit carries the flag.
+        let dir = tempfile::tempdir().unwrap();
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/a.sock",
+                "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#,
+        );
+        let wkr =
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        if !husk_sys::seccomp::flags_supported(wkr) {
+            // Plant an entry as if an older boot had made it.
+            let entry = cache::Entry {
+                bpf: compile(&profile(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#))
+                    .unwrap()
+                    .bpf,
+                warnings: Vec::new(),
+            };
+            cache::write(dir.path(), &cache::key(&p).unwrap(), &entry).unwrap();
+            let e = compile_in(&p, Some(dir.path())).unwrap_err().to_string();
+            assert!(e.contains("is not supported by this host's kernel"), "{e}");
+            return;
+        }
+        compile_in(&p, Some(dir.path())).unwrap();
+        let hit = compile_in(&p, Some(dir.path())).unwrap();
+        assert_eq!(hit.cache, CacheUse::Hit);
+        assert_eq!(hit.program.flags, wkr);
+        assert!(hit.program.has_listener());
     }
 
     /// The child half of [`load_makes_syscalls_fail_with_the_errno`]: loads the profile and
