@@ -20,9 +20,7 @@
 //!
 //! After the re-exec, [`is_sealed`] holds for `/proc/self/exe` and [`ensure_sealed`] returns.
 //! The cost on the start path is one execve(2) of the runtime and one overlay mount (about
-//! 2 ms on this project's machines; see bench/README.md). A binary already on a read-only
-//! mount (an immutable /usr, or a read-only bind mount of the binary made by the operator)
-//! is sealed as it is and pays nothing.
+//! 2 ms on this project's machines; see the README's benchmarks).
 //!
 //! Sources: `man 2 fsopen`, `man 2 fsmount`, `man 2 execveat`, `man 2 memfd_create`,
 //! Documentation/filesystems/overlayfs.rst ("multiple lower layers" without an upper layer:
@@ -66,20 +64,39 @@ pub enum ExeSealError {
     Exec(#[source] nix::Error),
 }
 
-/// Whether the file `f` cannot be written through any handle that reaches it: a file on a
-/// read-only mount (the overlay [`ensure_sealed`] makes, or a binary installed on a read-only
-/// mount), or a memfd sealed with F_SEAL_WRITE.
+/// Whether the file `f` cannot be written through any handle that reaches it: a file of a
+/// read-only overlayfs that is attached nowhere in this mount namespace (the overlay
+/// [`ensure_sealed`] makes: no upper layer, so no remount can make it writable, and no one
+/// else can reach the mount), or a memfd sealed with F_SEAL_WRITE.
 ///
-/// A read-only mount is enough: a handle reached through `/proc/PID/exe` is on that mount, and
-/// a container cannot make it writable, since remounting or mount_setattr(2) need the mount to
-/// be in the caller's mount namespace (`check_mnt` in fs/namespace.c) and the host's is not.
+/// A binary on an ordinary read-only mount is not sealed: the host may remount that mount
+/// read-write later, and a handle the container kept would then write the binary.
 ///
 /// # Errors
-/// The errno of fstatvfs(3).
+/// The errno of fstatfs(2), fstatvfs(3), or reading /proc/thread-self/fdinfo and mountinfo.
 pub fn is_sealed<F: AsFd>(f: F) -> nix::Result<bool> {
-    let vfs = nix::sys::statvfs::fstatvfs(&f)?;
-    if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
-        return Ok(true);
+    let fs = nix::sys::statfs::fstatfs(&f)?;
+    if fs.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC {
+        let vfs = nix::sys::statvfs::fstatvfs(&f)?;
+        if !vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+            return Ok(false);
+        }
+        let errno =
+            |e: std::io::Error| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        // The mount the fd was opened through, as /proc/thread-self/fdinfo says (statx's
+        // STATX_MNT_ID of an overlay file can name the layer's internal mount instead).
+        let fdinfo = format!("/proc/thread-self/fdinfo/{}", f.as_fd().as_raw_fd());
+        let fdinfo = std::fs::read_to_string(fdinfo).map_err(errno)?;
+        let id = fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or(nix::errno::Errno::EINVAL)?;
+        let mountinfo = std::fs::read_to_string("/proc/thread-self/mountinfo").map_err(errno)?;
+        let attached = mountinfo
+            .lines()
+            .any(|l| l.split(' ').next().and_then(|n| n.parse::<u64>().ok()) == Some(id));
+        return Ok(!attached);
     }
     // F_GET_SEALS fails with EINVAL on anything but a memfd (or other shmem file).
     match nix::fcntl::fcntl(f.as_fd().as_raw_fd(), nix::fcntl::FcntlArg::F_GET_SEALS) {
@@ -230,6 +247,69 @@ mod tests {
                 .st_size
         };
         assert_eq!(len(&fd), len(&exe));
+    }
+
+    #[test]
+    fn an_attached_read_only_overlay_or_mount_is_not_sealed() {
+        const NAME: &str = "exeseal::tests::an_attached_read_only_overlay_or_mount_is_not_sealed";
+        if crate::capabilities::test_child::is_child(NAME) {
+            // A private mount namespace of this child: nothing reaches the host's.
+            use nix::mount::{mount, MsFlags};
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .unwrap();
+            let d = tempfile::tempdir().unwrap();
+            let (a, b, over) = (d.path().join("a"), d.path().join("b"), d.path().join("o"));
+            for p in [&a, &b, &over] {
+                std::fs::create_dir(p).unwrap();
+            }
+            std::fs::write(a.join("bin"), "x").unwrap();
+            let opts = format!("lowerdir={}:{}", a.display(), b.display());
+            mount(
+                Some("overlay"),
+                &over,
+                Some("overlay"),
+                MsFlags::MS_RDONLY,
+                Some(opts.as_str()),
+            )
+            .unwrap();
+            let on_overlay = File::open(over.join("bin")).unwrap();
+            let ro = d.path().join("ro");
+            std::fs::create_dir(&ro).unwrap();
+            mount(Some(&a), &ro, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap();
+            mount(
+                None::<&str>,
+                &ro,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .unwrap();
+            let on_ro_bind = File::open(ro.join("bin")).unwrap();
+            println!(
+                "\nattached overlay sealed={} read-only bind sealed={}",
+                is_sealed(&on_overlay).unwrap(),
+                is_sealed(&on_ro_bind).unwrap()
+            );
+            return;
+        }
+        if !crate::capabilities::test_child::is_root(NAME) {
+            return;
+        }
+        let out = crate::capabilities::test_child::run(NAME);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l == "attached overlay sealed=false read-only bind sealed=false"),
+            "{stdout}"
+        );
     }
 
     #[test]

@@ -71,13 +71,6 @@ fn fail(ch: &Channel, e: ChildError) -> ! {
 /// The intermediate: namespaces, then fork the init. Never returns.
 pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     set_role_name(c"husk:[1:INTER]");
-    // Non-dumpable from the first instruction, as runc's nsexec: the init forked below inherits
-    // it (it belongs to the mm) and may become visible to other processes the moment it exists
-    // (a joined pid namespace); its /proc files are then root's and ptrace needs
-    // CAP_SYS_PTRACE over the host. execve of the container's program resets it.
-    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
-    }
     // The parent moves this process into the container's cgroup while it makes the
     // namespaces: a v1 cgroup migration waits for an RCU grace period (milliseconds), which
     // is time the unshares can use. Only the cgroup namespace and the init's fork must come
@@ -150,6 +143,15 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     if let Err(e) = r {
         fail(&ch, e);
     }
+    // The init is born non-dumpable (the flag belongs to the mm, which it copies): it may be
+    // visible to other processes the moment it exists (a joined pid namespace), and then its
+    // /proc files are root's and ptrace needs CAP_SYS_PTRACE over the host. Not earlier: the
+    // parent opens this process's /proc/PID/ns files for linux.netDevices above, which a
+    // non-dumpable target would refuse to a runtime without CAP_SYS_PTRACE. execve of the
+    // container's program resets it.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
+    }
     match husk_sys::clone_parent() {
         Ok(husk_sys::Forked::Child) => init(ctx, ch),
         Ok(husk_sys::Forked::Parent(pid)) => {
@@ -192,9 +194,9 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     if let Err(e) = terminal(ctx, &ch) {
         fail(&ch, e);
     }
-    // Still non-dumpable while waiting for `start` (set since the intermediate; again here in
-    // case a step above changed it): no process of the container can open this process's
-    // /proc files or ptrace it. execve(2) resets it.
+    // Still non-dumpable while waiting for `start` (born so; again here in case a step above
+    // changed it): no process of the container can open this process's /proc files or ptrace
+    // it. execve(2) resets it.
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
     }

@@ -23,6 +23,16 @@ fn main() -> ExitCode {
     // where it is, and checks process.cwd itself.
     let _ = husk_sys::close_from(3);
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Create(_) | Command::Run(_)) {
+        // The container's init is forked from this process: its /proc/PID/exe must not be a
+        // writable host file (CVE-2019-5736). Re-executes from a read-only copy and returns
+        // once running from one; before anything is opened (a --log FIFO would be opened
+        // twice).
+        if let Err(e) = husk_container::exeseal::ensure_sealed() {
+            eprintln!("husk-runtime: {e}");
+            return ExitCode::from(1);
+        }
+    }
     if let Err(e) = log::init(&cli) {
         eprintln!("husk-runtime: {e}");
         return ExitCode::from(1);
@@ -43,12 +53,6 @@ fn main() -> ExitCode {
 fn dispatch(cli: &Cli) -> Result<u8, String> {
     if cli.systemd_cgroup {
         return Err("--systemd-cgroup: the systemd cgroup driver is not supported yet (and systemd is not running here); use the default cgroupfs driver".into());
-    }
-    if matches!(cli.command, Command::Create(_) | Command::Run(_)) {
-        // The container's init is forked from this process: its /proc/PID/exe must not be a
-        // writable host file (CVE-2019-5736). Re-executes from a read-only copy; returns
-        // once running from one.
-        husk_container::exeseal::ensure_sealed().map_err(|e| e.to_string())?;
     }
     let root = cli.root.clone();
     let s = |e: container::ContainerError| e.to_string();

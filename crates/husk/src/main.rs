@@ -22,6 +22,13 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // The container's init is forked from this process: its /proc/PID/exe must not be a
+    // writable host file (CVE-2019-5736). Re-executes from a read-only copy and returns once
+    // running from one; before logging is set up.
+    if let Err(e) = husk_container::exeseal::ensure_sealed() {
+        eprintln!("husk: {e}");
+        std::process::exit(run::EXIT_HUSK_FAILED);
+    }
     let level = if cli.global.debug {
         tracing::Level::DEBUG
     } else {
@@ -31,13 +38,6 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .init();
-    // The container's init is forked from this process: its /proc/PID/exe must not be a
-    // writable host file (CVE-2019-5736). Re-executes from a read-only copy; returns once
-    // running from one.
-    if let Err(e) = husk_container::exeseal::ensure_sealed() {
-        eprintln!("husk: {e}");
-        std::process::exit(run::EXIT_HUSK_FAILED);
-    }
     let code = match &cli.command {
         cli::Command::Run(args) => match run::run(&cli.global, args) {
             Ok(code) => code,

@@ -10,9 +10,9 @@
 //!
 //! When: only when the default action denies (not SCMP_ACT_ALLOW, SCMP_ACT_LOG or
 //! SCMP_ACT_TRACE, where new calls are not refused anyway) and is not already ENOSYS. The
-//! largest number is taken per architecture of `linux.seccomp.architectures` (the native one
-//! when the list is empty), over every name of every `syscalls` entry that the architecture's
-//! table knows, whatever the entry's action.
+//! largest number is taken per architecture of `linux.seccomp.architectures` plus the native
+//! one (which libseccomp's filter always covers), over every name of every `syscalls` entry
+//! that the architecture's table knows, whatever the entry's action.
 //!
 //! The prefix (seccomp_data: `nr` at offset 0, `arch` at 4; `man 2 seccomp`):
 //!

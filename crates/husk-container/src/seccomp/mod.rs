@@ -585,8 +585,11 @@ fn build(seccomp: &LinuxSeccomp, checked: &Checked<'_>) -> Result<cache::Entry, 
             })?;
         archs.push(a);
     }
-    if archs.is_empty() {
-        archs.push(ScmpArch::native());
+    // libseccomp's filter always covers the native architecture, listed or not; so does the
+    // ENOSYS prefix (as runc's).
+    let native = ScmpArch::native();
+    if !archs.contains(&native) {
+        archs.push(native);
     }
     let mut warnings = Vec::new();
     for rule in &checked.rules {
