@@ -138,14 +138,16 @@ pub fn ensure_sealed() -> Result<(), ExeSealError> {
     let env = c_strings(
         std::env::vars_os().map(|(k, v)| [k, OsString::from("="), v].into_iter().collect()),
     );
-    let e = nix::unistd::execveat(
+    match nix::unistd::execveat(
         Some(sealed.as_raw_fd()),
         c"",
         &args,
         &env,
         AtFlags::AT_EMPTY_PATH,
-    );
-    Err(ExeSealError::Exec(e.unwrap_err()))
+    ) {
+        Ok(never) => match never {},
+        Err(e) => Err(ExeSealError::Exec(e)),
+    }
 }
 
 /// Arguments or `KEY=VALUE` pairs as C strings (an interior NUL cannot come from the kernel's
