@@ -411,7 +411,8 @@ pub fn recv_with_fds<S: AsFd>(
 /// leave it — so a path inside a container's rootfs can never resolve to a host file.
 ///
 /// # Errors
-/// The errno of openat2(2) (ENOENT, ELOOP, EXDEV...).
+/// The errno of openat2(2) (ENOENT, ELOOP, EXDEV...); EAGAIN only after 128 tries that each
+/// raced with a mount or rename.
 pub fn open_in_root<F: AsFd, P: AsRef<std::path::Path>>(
     root: F,
     path: P,
@@ -427,7 +428,29 @@ pub fn open_in_root<F: AsFd, P: AsRef<std::path::Path>>(
     } else {
         rel
     };
-    let fd = nix::fcntl::openat2(root.as_fd().as_raw_fd(), rel, how).map_err(io::Error::from)?;
+    openat2_retrying(root.as_fd(), rel, how)
+}
+
+/// How many times an openat2(2) that fails with EAGAIN is tried again (see
+/// [`openat2_retrying`]).
+const OPENAT2_EAGAIN_TRIES: usize = 128;
+
+/// openat2(2), tried again when it fails with EAGAIN: with RESOLVE_IN_ROOT or RESOLVE_BENEATH
+/// the kernel returns EAGAIN when a rename or a mount anywhere on the system raced with a `..`
+/// in the walk, because it then cannot prove the walk stayed inside (`man 2 openat2`: "the
+/// caller may choose to retry"). Other containers being set up cause exactly that.
+fn openat2_retrying(
+    dir: BorrowedFd<'_>,
+    path: &std::path::Path,
+    how: nix::fcntl::OpenHow,
+) -> io::Result<std::os::fd::OwnedFd> {
+    let mut tries = 0;
+    let fd = loop {
+        match nix::fcntl::openat2(dir.as_raw_fd(), path, how) {
+            Err(nix::errno::Errno::EAGAIN) if tries + 1 < OPENAT2_EAGAIN_TRIES => tries += 1,
+            r => break r.map_err(io::Error::from)?,
+        }
+    };
     // SAFETY: openat2 returned a new fd that nothing else owns.
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
@@ -438,7 +461,8 @@ pub fn open_in_root<F: AsFd, P: AsRef<std::path::Path>>(
 /// open elsewhere (e.g. a sysctl write away from /proc/sys).
 ///
 /// # Errors
-/// The errno of openat2(2): EXDEV when the path would leave `dir`, ELOOP at a symlink, ENOENT.
+/// The errno of openat2(2): EXDEV when the path would leave `dir`, ELOOP at a symlink, ENOENT;
+/// EAGAIN only after 128 tries that each raced with a mount or rename.
 pub fn open_beneath<F: AsFd, P: AsRef<std::path::Path>>(
     dir: F,
     path: P,
@@ -450,10 +474,7 @@ pub fn open_beneath<F: AsFd, P: AsRef<std::path::Path>>(
             | ResolveFlag::RESOLVE_NO_SYMLINKS
             | ResolveFlag::RESOLVE_NO_MAGICLINKS,
     );
-    let fd = nix::fcntl::openat2(dir.as_fd().as_raw_fd(), path.as_ref(), how)
-        .map_err(io::Error::from)?;
-    // SAFETY: openat2 returned a new fd that nothing else owns.
-    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    openat2_retrying(dir.as_fd(), path.as_ref(), how)
 }
 
 /// `openat(dir, path, flags | O_CLOEXEC, mode)` (`man 2 openat`), returning an owned fd.
