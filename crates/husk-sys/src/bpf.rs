@@ -293,11 +293,10 @@ impl Attr for InfoAttr {}
 /// Every pointer field of `attr` (as a `u64`) must be null or point to memory valid for what
 /// `cmd` makes the kernel read or write there, for the duration of the call.
 unsafe fn sys_bpf<T: Attr>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, exclusive `T` of `size_of::<T>()` bytes, all of them initialised
-    // fields (the `Attr` types have no padding, checked above), and each `Attr` type spans every
-    // field the kernel writes back for its command (QueryAttr runs through `revision`, which
-    // Linux 6.17+ writes whatever size is passed); the pointers inside it are valid per this
-    // function's contract.
+    // Each `Attr` type spans every field the kernel writes back for its command (QueryAttr runs
+    // through `revision`, which Linux 6.17+ writes whatever size is passed).
+    // SAFETY: `attr` is a live, exclusive, padding-free `T` of `size_of::<T>()` initialised
+    // bytes the kernel may read and write; its pointers are valid per this function's contract.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,

@@ -112,10 +112,10 @@ pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> io::Result<Forked> {
         cgroup: cgroup.as_raw_fd() as u64,
         ..CloneArgs::default()
     };
-    // SAFETY: `args` is a live, initialised clone_args of the size passed, which the kernel only
-    // reads. With stack 0 the child runs on a copy-on-write copy of the caller's stack, exactly
-    // like fork(2), and the caller is single-threaded (documented precondition); no flag makes
-    // the kernel write through the pidfd/tid pointers, which are 0.
+    // With stack 0 the child runs on a copy-on-write copy of the caller's stack, as with
+    // fork(2); no flag makes the kernel write through the pidfd/tid pointers, which are 0.
+    // SAFETY: `args` is a live, initialised clone_args of the size passed, only read by the
+    // kernel; the caller is single-threaded (documented precondition), so forking is sound.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
