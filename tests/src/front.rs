@@ -120,6 +120,17 @@ impl Husk {
         o.stdout
     }
 
+    /// Runs `husk run OPTS SOURCE true` and asserts that husk itself refused it: exit 125
+    /// (Docker's status for a failure of the tool), stderr naming every one of `words`, nothing
+    /// left behind.
+    pub fn assert_refused(&self, opts: &[&str], source: &str, words: &[&str]) {
+        let name = Husk::name();
+        let o = self.run(&name, opts, source, &["true"]);
+        assert_eq!(o.code(), Some(125), "{opts:?} {source}: {o:#?}");
+        o.stderr_mentions(words);
+        self.assert_clean(&name);
+    }
+
     /// What container `name` left behind after `husk run` returned (with `--rm`): its data dir,
     /// its runtime state dir, its cgroups, its processes, mounts under the data root. Empty
     /// when clean.
