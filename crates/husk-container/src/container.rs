@@ -120,7 +120,7 @@ impl ContainerError {
     }
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
     let what = what.into();
     move |source| ContainerError::Io { what, source }
 }
@@ -142,6 +142,12 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// `--console-socket`: where to send the pty master when `process.terminal` is true.
     pub console_socket: Option<PathBuf>,
+    /// Socket activation (`sd_listen_fds(3)`): the caller's LISTEN_FDS when its LISTEN_PID is
+    /// the runtime. Fds 3 to 3+listen_fds-1 reach the program, whose env gets
+    /// `LISTEN_FDS=<n>` and `LISTEN_PID=1`, as runc does.
+    pub listen_fds: u32,
+    /// `--preserve-fds N`: the N fds after the listen fds also reach the program.
+    pub preserve_fds: u32,
 }
 
 /// A created container whose state directory the caller still holds locked.
@@ -196,7 +202,7 @@ fn hook_list(config: &Config, kind: HookKind) -> Vec<Hook> {
     v.clone().unwrap_or_default()
 }
 
-fn state_json(state: &StateFile, status: Status) -> Vec<u8> {
+pub(crate) fn state_json(state: &StateFile, status: Status) -> Vec<u8> {
     let mut v = state.to_oci_json();
     v["status"] = serde_json::json!(status.as_str());
     if let Some(i) = state.init {
@@ -263,9 +269,19 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     crate::id::validate(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle)
         .map_err(io(format!("bundle {}", opts.bundle.display())))?;
-    let (config, raw) = Config::load(&bundle)?;
+    let (mut config, raw) = Config::load(&bundle)?;
     for w in &config.warnings {
         warn!("{w}");
+    }
+    if opts.listen_fds > 0 {
+        // In the program's environment only, not in the snapshot: `exec` does not pass them.
+        if let Some(p) = config.spec.process_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+            env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+            env.push("LISTEN_PID=1".into());
+            p.set_env(Some(env));
+        }
     }
     let spec = &config.spec;
     let process = spec.process().as_ref().ok_or(ContainerError::Config {
@@ -414,6 +430,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         console,
         no_new_keyring: opts.no_new_keyring,
         hooks_sync,
+        keep_fds: opts.listen_fds + opts.preserve_fds,
     };
     let lock_fd = guard.dir.as_ref().expect("held").lock_fd();
     let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
@@ -641,7 +658,7 @@ fn move_back_all(mover: &mut NetDeviceMover, moved: &[MovedDevice]) {
 }
 
 /// Load a container for a verb: lock its directory, read state and config snapshot.
-fn load(root: &Path, id: &str) -> Result<(StateDir, StateFile, Config), ContainerError> {
+pub(crate) fn load(root: &Path, id: &str) -> Result<(StateDir, StateFile, Config), ContainerError> {
     crate::id::validate(id)?;
     let dir = StateDir::open(root, id)?;
     let st = dir.read_state()?;
@@ -900,7 +917,7 @@ fn destroy(dir: StateDir, st: StateFile, config: &Config) -> Result<(), Containe
 
 /// Signals a foreground `run` forwards to the container's init (all that a terminal or a
 /// supervisor sends; SIGCHLD and SIGWINCH are handled by `run` itself).
-const FORWARDED: &[Signal] = &[
+pub(crate) const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -998,7 +1015,11 @@ fn exit_code(ws: WaitStatus) -> Option<i32> {
 }
 
 /// Wait for the init, forwarding signals, proxying the pty. Returns its exit status.
-fn wait_foreground(pid: Pid, sfd: &nix::sys::signalfd::SignalFd, pty: Option<&OwnedFd>) -> i32 {
+pub(crate) fn wait_foreground(
+    pid: Pid,
+    sfd: &nix::sys::signalfd::SignalFd,
+    pty: Option<&OwnedFd>,
+) -> i32 {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

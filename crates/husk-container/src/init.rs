@@ -12,7 +12,7 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use crate::capabilities::{self, ResolvedCapabilities};
 use crate::container::ExecFailure;
@@ -61,6 +61,8 @@ pub struct ChildContext<'a> {
     /// Whether the parent must be asked to run hooks before pivot_root (it answers with the
     /// state JSON the createContainer and startContainer hooks get).
     pub hooks_sync: bool,
+    /// How many fds from 3 up the program inherits (LISTEN_FDS, then `--preserve-fds`).
+    pub keep_fds: u32,
 }
 
 fn fail(ch: &Channel, e: ChildError) -> ! {
@@ -187,7 +189,7 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         Ok(s) => s,
         Err(e) => fail(&ch, e),
     };
-    let exec = match prepare_exec(ctx) {
+    let exec = match process_of(ctx.spec).and_then(prepare_exec) {
         Ok(x) => x,
         Err(e) => fail(&ch, e),
     };
@@ -300,7 +302,7 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
 /// host that one of this process's fds still holds (CVE-2024-21626), and chdir(2) would follow
 /// it. Other failures (a component not searchable by root on NFS, say) are left to the chdir
 /// after the user switch, which reports them.
-fn check_cwd(cwd: &Path) -> Result<(), ChildError> {
+pub(crate) fn check_cwd(cwd: &Path) -> Result<(), ChildError> {
     let root = std::fs::File::open("/").map_err(|e| ChildError::setup("open /", None, e))?;
     match rootfs::resolve::ensure(&root, cwd, rootfs::resolve::Kind::Dir) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::EXDEV)) => {
@@ -319,7 +321,7 @@ fn check_cwd(cwd: &Path) -> Result<(), ChildError> {
 }
 
 /// The resolved program, its argv and envp.
-struct Exec {
+pub(crate) struct Exec {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -335,12 +337,16 @@ fn cstring(s: &str, field: &str) -> Result<CString, ChildError> {
     })
 }
 
-/// Inside the container (after the root switch): find args[0] on PATH, build env with HOME.
-fn prepare_exec(ctx: &ChildContext<'_>) -> Result<Exec, ChildError> {
-    let process = ctx.spec.process().as_ref().ok_or(ChildError::Config {
+/// The container's `process` (validation makes sure there is one).
+fn process_of(spec: &Spec) -> Result<&Process, ChildError> {
+    spec.process().as_ref().ok_or(ChildError::Config {
         field: "process".into(),
         detail: "is missing".into(),
-    })?;
+    })
+}
+
+/// Inside the container (after the root switch): find args[0] on PATH, build env with HOME.
+pub(crate) fn prepare_exec(process: &Process) -> Result<Exec, ChildError> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let arg0 = args.first().ok_or(ChildError::Config {
         field: "process.args".into(),
@@ -425,41 +431,47 @@ fn home_of(uid: u32) -> Option<String> {
     })
 }
 
-/// The container's terminal, when `process.terminal` is true.
+/// The container's terminal, when `process.terminal` is true: [`make_terminal`], and
+/// /dev/console becomes it too.
 fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
-    let wants = ctx
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    if !wants {
-        return Ok(());
+    let process = process_of(ctx.spec)?;
+    if let Some(slave) = make_terminal(process, &ctx.console, ch)? {
+        // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind
+        // of the slave itself (open_tree on its fd), onto a regular file husk made at
+        // /dev/console, so neither a path under /dev/pts nor a symlink the image put at
+        // /dev/console is followed.
+        console(&slave)?;
+    }
+    Ok(())
+}
+
+/// When `process.terminal` is true: a pty from the caller's /dev/ptmx (the container's, after
+/// the root switch or the mount namespace join), made the caller's controlling terminal and
+/// stdio with `process.consoleSize`, its master sent to `target`. Returns the slave (None
+/// without a terminal). The caller must be a session leader.
+pub(crate) fn make_terminal(
+    process: &Process,
+    target: &ConsoleTarget,
+    ch: &Channel,
+) -> Result<Option<std::os::fd::OwnedFd>, ChildError> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(None);
     }
     let tty_err = |e: tty::TtyError| ChildError::Module(e.to_string());
     let (master, slave, name) = tty::open_pty().map_err(tty_err)?;
-    let size = ctx
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.console_size())
-        .map(|b| husk_sys::WindowSize {
-            rows: b.height() as u16,
-            cols: b.width() as u16,
-        });
+    let size = process.console_size().map(|b| husk_sys::WindowSize {
+        rows: b.height() as u16,
+        cols: b.width() as u16,
+    });
     tty::become_console(&slave, size).map_err(tty_err)?;
-    // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind of
-    // the slave itself (open_tree on its fd), onto a regular file husk made at /dev/console, so
-    // neither a path under /dev/pts nor a symlink the image put at /dev/console is followed.
-    console(&slave)?;
-    match &ctx.console {
+    match target {
         ConsoleTarget::None => {}
         ConsoleTarget::Parent => ch
             .send(&ToParent::PtyMaster, &[master.as_fd()])
             .map_err(|e| ChildError::Module(e.to_string()))?,
         ConsoleTarget::Socket(sock) => sock.send(master.as_fd(), &name).map_err(tty_err)?,
     }
-    Ok(())
+    Ok(Some(slave))
 }
 
 /// Bind the pty slave `slave` onto /dev/console (after the root switch: / is the container's).
@@ -484,7 +496,7 @@ fn console(slave: &std::os::fd::OwnedFd) -> Result<(), ChildError> {
     husk_sys::mount::attach(&mnt, &spot).map_err(|e| err("bind the pty onto", e))
 }
 
-/// After `start`: startContainer hooks, then the user switch in runc's order, then execve.
+/// After `start`: startContainer hooks, then [`launch`].
 fn finalize(
     ctx: &ChildContext<'_>,
     state_json: &[u8],
@@ -492,7 +504,6 @@ fn finalize(
     exec_attrs: &mut [crate::lsm::ExecAttr],
     setgroups_allowed: bool,
 ) -> Result<std::convert::Infallible, ChildError> {
-    let m = |e: &dyn std::fmt::Display| ChildError::Module(e.to_string());
     if let Some(h) = ctx
         .spec
         .hooks()
@@ -504,29 +515,76 @@ fn finalize(
         let mut state: serde_json::Value = serde_json::from_slice(state_json).unwrap_or_default();
         state["status"] = serde_json::json!("created");
         let state = serde_json::to_vec(&state).unwrap_or_default();
-        hooks::run(&h, HookKind::StartContainer, &state).map_err(|e| m(&e))?;
+        hooks::run(&h, HookKind::StartContainer, &state)
+            .map_err(|e| ChildError::Module(e.to_string()))?;
     }
-    let process = ctx.spec.process().as_ref().ok_or(ChildError::Config {
-        field: "process".into(),
-        detail: "is missing".into(),
-    })?;
+    let launch = Launch {
+        process: process_of(ctx.spec)?,
+        caps: ctx.caps,
+        seccomp: ctx.seccomp,
+        kernel: &ctx.kernel.process,
+        keep_fds: ctx.keep_fds,
+    };
+    launch_program(&launch, state_json, exec, exec_attrs, setgroups_allowed)
+}
+
+/// What [`launch_program`] applies to the calling process: the container's init after
+/// `start`, or a process of `exec`.
+pub(crate) struct Launch<'a> {
+    /// The process (user, rlimits, noNewPrivileges, umask).
+    pub process: &'a Process,
+    /// Its capabilities, resolved.
+    pub caps: &'a ResolvedCapabilities,
+    /// The seccomp program, loaded last among the privileged steps.
+    pub seccomp: Option<&'a SeccompProgram>,
+    /// Scheduler, I/O priority, personality, memory policy.
+    pub kernel: &'a crate::kernel::ProcessSettings,
+    /// Fds 3 to 3+keep_fds-1 stay open across execve (LISTEN_FDS, `--preserve-fds`).
+    pub keep_fds: u32,
+}
+
+/// The last steps before the program runs, in runc's order: rlimits, kernel settings, LSM
+/// labels, signals reset, fds, seccomp (before the capability drop when no_new_privs is off),
+/// the bounding set, groups and ids, capabilities, no_new_privs (then seccomp), umask, cwd,
+/// execve. Returns only on failure.
+pub(crate) fn launch_program(
+    l: &Launch<'_>,
+    state_json: &[u8],
+    exec: &Exec,
+    exec_attrs: &mut [crate::lsm::ExecAttr],
+    setgroups_allowed: bool,
+) -> Result<std::convert::Infallible, ChildError> {
+    let m = |e: &dyn std::fmt::Display| ChildError::Module(e.to_string());
+    let process = l.process;
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[])).map_err(|e| m(&e))?;
     // After the hooks (they fork; a SCHED_DEADLINE process may not), while still root and
     // before seccomp: see the kernel module.
-    ctx.kernel.process.apply()?;
+    l.kernel.apply()?;
     crate::lsm::apply(exec_attrs)?;
     // Before any seccomp filter: a profile need not allow rt_sigaction or close_range.
     husk_sys::reset_signals();
-    husk_sys::cloexec_from(3)
+    husk_sys::cloexec_from(3 + l.keep_fds)
         .map_err(|e| ChildError::setup("close_range(CLOSE_RANGE_CLOEXEC)", None, e))?;
+    for fd in 3..3 + l.keep_fds {
+        // The caller's fds (LISTEN_FDS, --preserve-fds) reach the program whatever their
+        // close-on-exec flag (runc passes them as ExtraFiles, which clears it).
+        let fd = fd as std::os::fd::RawFd;
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map_err(|e| {
+            ChildError::setup("fcntl(F_SETFD) a preserved fd", Some(&fd.to_string()), e)
+        })?;
+    }
     let nnp = process.no_new_privileges().unwrap_or(false);
     if !nnp {
         // Without no_new_privs, seccomp(2) needs CAP_SYS_ADMIN: load while still privileged.
-        if let Some(s) = ctx.seccomp {
+        if let Some(s) = l.seccomp {
             s.load(state_json).map_err(|e| m(&e))?;
         }
     }
-    capabilities::drop_bounding(ctx.caps).map_err(|e| m(&e))?;
+    capabilities::drop_bounding(l.caps).map_err(|e| m(&e))?;
     nix::sys::prctl::set_keepcaps(true)
         .map_err(|e| ChildError::setup("prctl(PR_SET_KEEPCAPS)", None, e))?;
     let user = process.user();
@@ -540,6 +598,7 @@ fn finalize(
         nix::unistd::setgroups(&gids)
             .map_err(|e| ChildError::setup("setgroups", Some("process.user.additionalGids"), e))?;
     }
+    fix_stdio_ownership(user.uid());
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid)
         .map_err(|e| ChildError::setup("setresgid", Some("process.user.gid"), e))?;
@@ -548,7 +607,7 @@ fn finalize(
         .map_err(|e| ChildError::setup("setresuid", Some("process.user.uid"), e))?;
     nix::sys::prctl::set_keepcaps(false)
         .map_err(|e| ChildError::setup("prctl(PR_SET_KEEPCAPS, 0)", None, e))?;
-    capabilities::apply(ctx.caps).map_err(|e| m(&e))?;
+    capabilities::apply(l.caps).map_err(|e| m(&e))?;
     if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| {
             ChildError::setup(
@@ -557,7 +616,7 @@ fn finalize(
                 e,
             )
         })?;
-        if let Some(s) = ctx.seccomp {
+        if let Some(s) = l.seccomp {
             s.load(state_json).map_err(|e| m(&e))?;
         }
     }
@@ -587,6 +646,28 @@ fn finalize(
         },
         e => ChildError::setup("execve", Some(&exec.path.to_string_lossy()), e),
     })
+}
+
+/// While still root: give the process's user the stdio it was handed that is a terminal, a pipe
+/// or a socket (its pty slave, the caller's pipes), so that reopening /dev/stdout or
+/// /proc/self/fd/1 works after the user switch, as runc's `fixStdioPermissions` does. /dev/null,
+/// regular files and directories (a host file the caller redirected to) are left alone: see
+/// the known-differences list. The group is kept (devpts gives ptys group tty). A refusal
+/// (EINVAL for a uid the user namespace does not map, EPERM, EROFS) is not an error: the fd
+/// stays usable as it is.
+fn fix_stdio_ownership(uid: u32) {
+    for fd in 0..3 {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        let dev_null = kind == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+        let eligible = matches!(kind, libc::S_IFCHR | libc::S_IFIFO | libc::S_IFSOCK);
+        if dev_null || !eligible || st.st_uid == uid {
+            continue;
+        }
+        let _ = nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None);
+    }
 }
 
 #[cfg(test)]

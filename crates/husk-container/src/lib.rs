@@ -18,6 +18,7 @@
 pub mod capabilities;
 pub mod cgroup_verbs;
 pub mod container;
+pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;

@@ -78,7 +78,7 @@ pub enum ChildError {
         detail: String,
     },
     /// The user program cannot be executed.
-    #[error("process.args[0] {path:?}: {}", match .failure { ExecFailure::NotFound => "executable file not found in the container's $PATH or filesystem (for a script or a dynamic binary: or its #! interpreter or ELF loader)", ExecFailure::NotExecutable => "not an executable file (check its mode and type)" })]
+    #[error("process.args[0] {path:?}: {}", match .failure { ExecFailure::NotFound => "executable file not found in the container's $PATH or filesystem (for a script or a dynamic binary: or its #! interpreter or ELF loader)", ExecFailure::NotExecutable => "permission denied: not an executable file (check its mode and type)" })]
     Exec {
         /// args[0] as given.
         path: String,

@@ -45,6 +45,8 @@ pub enum Command {
     Spec(SpecArgs),
     /// Create a container, held before its program starts until `start`.
     Create(ContainerArgs),
+    /// Run a new process inside a running container.
+    Exec(Box<ExecArgs>),
     /// Start the program of a created container.
     Start(IdArgs),
     /// Create and start a container (in the foreground unless --detach).
@@ -103,6 +105,73 @@ pub struct ContainerArgs {
     /// A unix socket to send the pty master to when process.terminal is true.
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
+    /// Pass N more fds, from 3 (after the LISTEN_FDS ones), to the container's program.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+/// `exec`: runc 1.1's flags. With `--process` the file is the whole process and the other
+/// process flags (`--tty`, `--cwd`, `--env`, `--user`, ...) are ignored, as in runc.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments (after the id; `--` before them is allowed).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A JSON file holding the process (runtime-spec config.md "process"); fields it leaves
+    /// out (capabilities, rlimits, noNewPrivileges, apparmorProfile, selinuxLabel,
+    /// oomScoreAdj) are the container's.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal for the process.
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// A unix socket to send the pty master to (with --tty).
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// The working directory in the container (default: the container's process.cwd).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE), over the container's process.env.
+    #[arg(long, short = 'e', value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The user: UID[:GID], numeric, in the container's user namespace.
+    #[arg(long, short = 'u', value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional group ids (repeat the flag).
+    #[arg(long = "additional-gids", short = 'g', value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective and permitted sets (CAP_NET_ADMIN or
+    /// NET_ADMIN; repeat the flag).
+    #[arg(long, short = 'c', value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// The AppArmor profile of the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// The SELinux label of the process.
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Return once the process has started, leaving it to the caller's subreaper.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Write the process's pid (in the caller's pid namespace) to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass N more fds, from 3, to the process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run the process in a sub-cgroup of the container's: PATH (every hierarchy) or
+    /// CONTROLLER[,CONTROLLER]:PATH (cgroup v1; repeat the flag), relative to the container's
+    /// cgroup, which must exist.
+    #[arg(long, value_name = "[CONTROLLERS:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Exec into a paused container too (the process starts frozen until `resume`).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }
 
 /// `run`.

@@ -10,34 +10,54 @@ use std::process::ExitCode;
 use clap::Parser;
 use husk_container::cgroup_verbs::{self, Event, ResourceFlags};
 use husk_container::container::{self, CreateOptions};
+use husk_container::exec::{ExecArgs, ExecOptions, ExecProcess};
 use husk_container::features;
 
 use crate::cli::{Cli, Command, ListFormat, PsFormat, UpdateArgs};
 
 fn main() -> ExitCode {
-    // Nothing the caller left open reaches a hook or the container's program (STYLE: clean
-    // inherited fds first thing). Closed, not just close-on-exec: the container's init keeps
-    // close-on-exec fds until execve, and a process.cwd of /proc/self/fd/N would reach a
-    // directory among them (CVE-2024-21626). close_range needs Linux 5.9 (husk needs 5.12);
-    // failure is not fatal here: the init marks everything close-on-exec again before execve,
-    // where it is, and checks process.cwd itself.
-    let _ = husk_sys::close_from(3);
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Create(_) | Command::Run(_)) {
-        // The container's init is forked from this process: its /proc/PID/exe must not be a
-        // writable host file (CVE-2019-5736). Re-executes from a read-only copy and returns
-        // once running from one; before anything is opened (a --log FIFO would be opened
-        // twice).
+    // Nothing the caller left open reaches a hook or the container's program (STYLE: clean
+    // inherited fds first thing), but the fds it hands over on purpose: LISTEN_FDS (create,
+    // run) and --preserve-fds, from 3 up. Closed, not just close-on-exec: the container's init
+    // keeps close-on-exec fds until execve, and a process.cwd of /proc/self/fd/N would reach a
+    // directory among them (CVE-2024-21626). clap opens nothing while parsing. close_range
+    // needs Linux 5.9 (husk needs 5.12); failure is not fatal here: the init marks everything
+    // close-on-exec again before execve, where it is, and checks process.cwd itself.
+    let (listen_fds, preserve_fds) = passed_fds(&cli);
+    let keep = listen_fds + preserve_fds;
+    let _ = husk_sys::close_from(3 + keep);
+    let exec_verb = matches!(cli.command, Command::Exec(_));
+    // runc's exit status when `exec` itself fails (the process's own status otherwise).
+    let failed = ExitCode::from(if exec_verb { 255 } else { 1 });
+    for fd in 3..3 + keep {
+        if nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            eprintln!(
+                "husk-runtime: fd {fd} is not open, but LISTEN_FDS={listen_fds} and \
+                 --preserve-fds {preserve_fds} pass fds 3 to {}: pass it or lower the count",
+                2 + keep
+            );
+            return failed;
+        }
+    }
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        // The container's init (and an exec'd process) is forked from this process: its
+        // /proc/PID/exe must not be a writable host file (CVE-2019-5736). Re-executes from a
+        // read-only copy and returns once running from one; before anything is opened (a
+        // --log FIFO would be opened twice). The passed fds survive the re-exec.
         if let Err(e) = husk_container::exeseal::ensure_sealed() {
             eprintln!("husk-runtime: {e}");
-            return ExitCode::from(1);
+            return failed;
         }
     }
     if let Err(e) = log::init(&cli) {
         eprintln!("husk-runtime: {e}");
-        return ExitCode::from(1);
+        return failed;
     }
-    match dispatch(&cli) {
+    match dispatch(&cli, listen_fds) {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
             // The error goes to stderr and, with --log, into the log too (clients read both).
@@ -45,12 +65,37 @@ fn main() -> ExitCode {
                 tracing::error!("{msg}");
             }
             eprintln!("husk-runtime: {msg}");
-            ExitCode::from(1)
+            failed
         }
     }
 }
 
-fn dispatch(cli: &Cli) -> Result<u8, String> {
+/// The fds the caller passes on purpose: `(LISTEN_FDS, --preserve-fds)`. LISTEN_FDS counts
+/// only for create and run, and only when LISTEN_PID is this process (`sd_listen_fds(3)`;
+/// runc's rule).
+fn passed_fds(cli: &Cli) -> (u32, u32) {
+    let listen = || -> u32 {
+        let pid_ok = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(std::process::id());
+        if !pid_ok {
+            return 0;
+        }
+        std::env::var("LISTEN_FDS")
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    match &cli.command {
+        Command::Create(a) => (listen(), a.preserve_fds),
+        Command::Run(a) => (listen(), a.container.preserve_fds),
+        Command::Exec(a) => (0, a.preserve_fds),
+        _ => (0, 0),
+    }
+}
+
+fn dispatch(cli: &Cli, listen_fds: u32) -> Result<u8, String> {
     if cli.systemd_cgroup {
         return Err("--systemd-cgroup: the systemd cgroup driver is not supported yet (and systemd is not running here); use the default cgroupfs driver".into());
     }
@@ -64,15 +109,19 @@ fn dispatch(cli: &Cli) -> Result<u8, String> {
             Ok(0)
         }
         Command::Create(a) => {
-            container::create(&create_options(root, a), false).map_err(s)?;
+            container::create(&create_options(root, a, listen_fds), false).map_err(s)?;
             Ok(0)
+        }
+        Command::Exec(a) => {
+            let code = husk_container::exec::exec(&exec_options(root, a)).map_err(s)?;
+            Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Start(a) => {
             container::start(&root, &a.id).map_err(s)?;
             Ok(0)
         }
         Command::Run(a) => {
-            let opts = create_options(root, &a.container);
+            let opts = create_options(root, &a.container, listen_fds);
             if a.detach {
                 container::create(&opts, false).map_err(s)?;
                 if let Err(e) = container::start(&opts.root, &opts.id) {
@@ -223,7 +272,47 @@ fn write_stdout(text: &str) -> Result<(), String> {
         .map_err(|e| format!("write to stdout: {e}"))
 }
 
-fn create_options(root: std::path::PathBuf, a: &cli::ContainerArgs) -> CreateOptions {
+fn exec_options(root: std::path::PathBuf, a: &cli::ExecArgs) -> ExecOptions {
+    let process = match &a.process {
+        Some(f) => ExecProcess::File(f.clone()),
+        None => {
+            // As runc: `--` right after the id is not part of the command.
+            let mut args = a.command.clone();
+            if args.first().map(String::as_str) == Some("--") {
+                args.remove(0);
+            }
+            ExecProcess::Args(ExecArgs {
+                args,
+                tty: a.tty,
+                cwd: a.cwd.clone(),
+                env: a.env.clone(),
+                user: a.user.clone(),
+                additional_gids: a.additional_gids.clone(),
+                caps: a.cap.clone(),
+                no_new_privs: a.no_new_privs,
+                apparmor: a.apparmor.clone(),
+                process_label: a.process_label.clone(),
+            })
+        }
+    };
+    ExecOptions {
+        root,
+        id: a.id.clone(),
+        process,
+        console_socket: a.console_socket.clone(),
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        cgroup: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
+    }
+}
+
+fn create_options(
+    root: std::path::PathBuf,
+    a: &cli::ContainerArgs,
+    listen_fds: u32,
+) -> CreateOptions {
     CreateOptions {
         root,
         id: a.id.clone(),
@@ -232,6 +321,8 @@ fn create_options(root: std::path::PathBuf, a: &cli::ContainerArgs) -> CreateOpt
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         console_socket: a.console_socket.clone(),
+        listen_fds,
+        preserve_fds: a.preserve_fds,
     }
 }
 
