@@ -20,7 +20,10 @@ fn no_podman() -> bool {
     let missing = missing_program(&["podman", "conmon", "unshare", "script", RUNC]);
     host_lacks(
         missing.is_some(),
-        &format!("Podman tests need {missing:?} (apt-get install podman runc)"),
+        &format!(
+            "Podman tests need {} (apt-get install podman runc)",
+            missing.clone().unwrap_or_default()
+        ),
     )
 }
 
@@ -36,7 +39,10 @@ fn no_containerd() -> bool {
     ]);
     host_lacks(
         missing.is_some(),
-        &format!("containerd tests need {missing:?} (apt-get install containerd runc)"),
+        &format!(
+            "containerd tests need {} (apt-get install containerd runc)",
+            missing.clone().unwrap_or_default()
+        ),
     )
 }
 
@@ -457,7 +463,7 @@ fn containerd_run_output_exit_status_and_terminal() {
 }
 
 /// A detached task with a memory limit: its cgroup below the test parent, pause/resume,
-/// metrics, kill, delete.
+/// metrics (read by the shim from the cgroup), ps, kill --all, delete.
 #[test]
 fn containerd_task_lifecycle_and_metrics() {
     if no_containerd() {
@@ -473,7 +479,7 @@ fn containerd_task_lifecycle_and_metrics() {
             bin,
             &id,
             &["--detach", "--memory-limit", "67108864"],
-            &["sleep", "1000"],
+            &["sh", "-c", "sleep 1000 & exec sleep 1000"],
         );
         let out = c.ctr(&strs(&args));
         check(out.status.success(), "ctr run -d", &out, &c.calls(name));
@@ -540,12 +546,28 @@ fn containerd_task_lifecycle_and_metrics() {
             .collect();
         t.push(("metric names".into(), out.code(), names.join(" ")));
 
+        // `task ps` (the runtime's `ps --format json`): the init and its background sleep.
+        let out = c.ctr(&["task", "ps", &id]);
+        let pids = out
+            .stdout
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        check(pids == 2, "task ps lists 2 processes", &out, &c.calls(name));
+        t.push(("ps".into(), out.code(), format!("{pids} processes")));
+        // `kill --all`: every process of the container's cgroup.
         let out = record(
             &mut t,
-            "kill",
-            c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]),
+            "kill --all",
+            c.ctr(&["task", "kill", "--all", "--signal", "SIGKILL", &id]),
         );
-        check(out.status.success(), "task kill", &out, &c.calls(name));
+        check(
+            out.status.success(),
+            "task kill --all",
+            &out,
+            &c.calls(name),
+        );
         let stopped = wait_for(Duration::from_secs(10), || {
             let out = c.ctr(&["task", "ls"]);
             out.stdout
