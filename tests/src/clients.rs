@@ -334,6 +334,11 @@ impl Podman {
 
     /// The whole command line of `podman <global flags> <args>` in its private namespace.
     pub fn argv(&self, args: &[&str]) -> Vec<String> {
+        in_private_ns(self.podman_argv(args))
+    }
+
+    /// `podman <global flags> <args>`.
+    fn podman_argv(&self, args: &[&str]) -> Vec<String> {
         let d = self.dir.path();
         let mut v: Vec<String> = vec!["podman".into()];
         for (flag, value) in [
@@ -356,12 +361,34 @@ impl Podman {
             v.push(a.into());
         }
         v.extend(args.iter().map(|a| a.to_string()));
-        in_private_ns(v)
+        v
     }
 
     /// Runs `podman <args>`, output captured.
     pub fn cmd(&self, args: &[&str]) -> Outcome {
-        let argv = self.argv(args);
+        self.run_argv(self.argv(args))
+    }
+
+    /// Runs `podman <args>` with `file` open for reading as its fd 3 and, when `listen`, with
+    /// `LISTEN_FDS=1 LISTEN_PID=<podman's pid>` in its environment (systemd socket activation,
+    /// `man 3 sd_listen_fds`), output captured.
+    pub fn cmd_with_fd3(&self, file: &Path, listen: bool, args: &[&str]) -> Outcome {
+        let script = if listen {
+            "exec 3<\"$0\" && LISTEN_FDS=1 LISTEN_PID=$$ exec \"$@\""
+        } else {
+            "exec 3<\"$0\" && exec \"$@\""
+        };
+        let mut argv: Vec<String> = vec![
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            file.to_string_lossy().into_owned(),
+        ];
+        argv.extend(self.podman_argv(args));
+        self.run_argv(in_private_ns(argv))
+    }
+
+    fn run_argv(&self, argv: Vec<String>) -> Outcome {
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         for (k, v) in self.env() {

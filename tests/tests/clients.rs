@@ -392,6 +392,49 @@ fn podman_security_and_volumes() {
     });
 }
 
+/// `--preserve-fds` (Podman's `run --preserve-fds N` and systemd socket activation, where
+/// Podman sees `LISTEN_FDS` and passes the fds on with `--preserve-fds` and `LISTEN_FDS`,
+/// `LISTEN_PID=1` in the container's environment).
+#[test]
+fn podman_preserve_fds() {
+    if no_podman() {
+        return;
+    }
+    same_for_both(|_, bin| {
+        let p = Podman::new(bin);
+        let mut t = Transcript::new();
+        let file = p.dir().join("fd3.txt");
+        fs::write(&file, "fd-three\n").unwrap();
+        let flags = Podman::run_flags();
+        let mut args: Vec<&str> = vec!["run", "--rm"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(["--preserve-fds", "1", IMAGE, "sh", "-c", "cat <&3"]);
+        let out = record(
+            &mut t,
+            "--preserve-fds 1",
+            p.cmd_with_fd3(&file, false, &args),
+        );
+        check(
+            out.code() == Some(0) && out.stdout == "fd-three\n",
+            "run --preserve-fds 1",
+            &out,
+            &p.calls(),
+        );
+        let mut args: Vec<&str> = vec!["run", "--rm"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend([IMAGE, "sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+        let out = record(&mut t, "LISTEN_FDS", p.cmd_with_fd3(&file, true, &args));
+        check(
+            out.code() == Some(0) && out.stdout == "1 1\nfd-three\n",
+            "socket activation (LISTEN_FDS=1)",
+            &out,
+            &p.calls(),
+        );
+        p.assert_clean();
+        t
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // containerd
 
