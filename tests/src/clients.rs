@@ -74,21 +74,37 @@ pub fn sh_quote(arg: &str) -> String {
 }
 
 /// Runs `argv` under a pseudo-terminal with `script -qec`, output captured (the terminal's
-/// `\r`, NULs and the `^@` echo of the end of its empty stdin removed).
+/// `\r`, NULs and `^@` echoes removed). script's stdin is a pipe held open until it exits: at
+/// the end of an empty stdin script ends the terminal's input, and an `-i` client (podman run
+/// -it) that sees it early can stop relaying the container's output before it came.
 pub fn under_pty(argv: &[String], env: &[(String, String)]) -> Outcome {
     let line = argv
         .iter()
         .map(|a| sh_quote(a))
         .collect::<Vec<_>>()
         .join(" ");
+    let files = tempfile::Builder::new()
+        .prefix("husk-pty-")
+        .tempdir()
+        .unwrap();
     let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"]);
+    cmd.args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(fs::File::create(files.path().join("out")).unwrap())
+        .stderr(fs::File::create(files.path().join("err")).unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut out = exec_timeout(cmd, true, CLIENT_TIMEOUT);
-    out.stdout = out.stdout.replace(['\r', '\0'], "").replace("^@", "");
-    out
+    let mut child = runtime::spawn(&mut cmd);
+    let stdin = child.stdin.take();
+    let status = runtime::wait_child(&mut child, CLIENT_TIMEOUT, &line);
+    drop(stdin);
+    let read = |name: &str| fs::read_to_string(files.path().join(name)).unwrap_or_default();
+    Outcome {
+        status,
+        stdout: read("out").replace(['\r', '\0'], "").replace("^@", ""),
+        stderr: read("err"),
+    }
 }
 
 /// Writes the shell wrapper `<dir>/<basename of bin>` that logs its arguments to `log` and
@@ -278,6 +294,7 @@ impl Podman {
                  events_logger = \"none\"\n\
                  lock_type = \"file\"\n\
                  tmp_dir = \"{tmp}\"\n\
+                 image_copy_tmp_dir = \"{tmp}\"\n\
                  # Podman passes --log-format=json --log FILE to the runtimes named here.\n\
                  runtime_supports_json = [\"runc\", \"{runtime_name}\"]\n\
                  [network]\n\
@@ -433,9 +450,14 @@ impl Podman {
         self.cmd(&args)
     }
 
-    /// The runtime command lines Podman and conmon ran so far (one per line).
+    /// The runtime command lines Podman and conmon ran so far (one per line), after the
+    /// runtime's path.
     pub fn calls(&self) -> String {
-        fs::read_to_string(self.dir.path().join("calls.log")).unwrap_or_default()
+        format!(
+            "runtime {}:\n{}",
+            self.wrapper.display(),
+            fs::read_to_string(self.dir.path().join("calls.log")).unwrap_or_default()
+        )
     }
 
     /// Panics (with the runtime calls) unless Podman left no container in the runtime's root
@@ -617,7 +639,11 @@ impl Containerd {
 
     /// The runtime command lines the shim ran for runtime `name` so far.
     pub fn calls(&self, name: &str) -> String {
-        fs::read_to_string(self.dir.path().join(format!("calls-{name}.log"))).unwrap_or_default()
+        format!(
+            "runtime {name}:\n{}",
+            fs::read_to_string(self.dir.path().join(format!("calls-{name}.log")))
+                .unwrap_or_default()
+        )
     }
 
     /// The runtime's own log of container `id` (the shim's `--log` file, JSON lines).
