@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod clients;
 pub mod console;
 pub mod diff;
 pub mod front;
