@@ -610,3 +610,131 @@ fn a_hundred_parallel_execs_leave_nothing_behind() {
         mounts_before
     );
 }
+
+/// A minbase container whose program sleeps `delay`, then says READY=1 to $NOTIFY_SOCKET (with
+/// perl, which minbase has) and sleeps on.
+fn notifying_bundle(delay: &str) -> Bundle {
+    let script = format!(
+        "use IO::Socket::UNIX; select(undef, undef, undef, {delay}); \
+         my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Peer => $ENV{{NOTIFY_SOCKET}}) \
+         or die \"connect $ENV{{NOTIFY_SOCKET}}: $!\"; \
+         $s->send(\"READY=1\\n\") or die \"send: $!\"; sleep 1000"
+    );
+    let mut b = Bundle::minbase(&["perl", "-e", &script]);
+    // An ordinary user of the container notifies too.
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    b
+}
+
+#[test]
+fn run_detach_and_start_report_ready_through_notify_socket() {
+    use std::os::unix::net::UnixDatagram;
+    let rt = Runtime::new();
+    let host = rt.scratch().join("notify.sock");
+    let listener = UnixDatagram::bind(&host).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // run --detach returns only once the program said READY=1.
+    let b = notifying_bundle("1.0");
+    b.write();
+    rt.adopt(&b.id);
+    let bundle = b.path().to_str().unwrap().to_string();
+    let mut c = rt.command(&["run", "-d", "--bundle", &bundle, &b.id], &b.id);
+    c.env("NOTIFY_SOCKET", &host)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(rt.stdio_path(&b.id, "err")).unwrap());
+    let t0 = std::time::Instant::now();
+    let o = exec(c, false);
+    assert!(
+        o.status.success(),
+        "{}",
+        fs::read_to_string(rt.stdio_path(&b.id, "err")).unwrap()
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "run -d returned before READY=1: {:?}",
+        t0.elapsed()
+    );
+    let pid = rt.state(&b.id)["pid"].as_i64().unwrap();
+    // READY=1 and MAINPID, in one datagram or two (runc 1.1.5 sends two).
+    let messages = |listener: &UnixDatagram| {
+        let mut all = String::new();
+        let mut buf = [0u8; 512];
+        while !all.contains("MAINPID=") {
+            let n = listener.recv(&mut buf).unwrap();
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            all.push('\n');
+        }
+        all
+    };
+    let msg = messages(&listener);
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
+    assert!(
+        msg.lines().any(|l| l == format!("MAINPID={pid}")),
+        "{msg:?}"
+    );
+    // create, then start with NOTIFY_SOCKET: the same.
+    let b2 = notifying_bundle("0.3");
+    b2.write();
+    rt.adopt(&b2.id);
+    let bundle2 = b2.path().to_str().unwrap().to_string();
+    let mut c = rt.command(&["create", "--bundle", &bundle2, &b2.id], &b2.id);
+    c.env("NOTIFY_SOCKET", &host)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(rt.stdio_path(&b2.id, "err")).unwrap());
+    assert!(exec(c, false).status.success());
+    let mut c = rt.command(&["start", &b2.id], &b2.id);
+    c.env("NOTIFY_SOCKET", &host);
+    let o = exec(c, true);
+    assert!(o.status.success(), "{o:#?}");
+    let pid2 = rt.state(&b2.id)["pid"].as_i64().unwrap();
+    let msg = messages(&listener);
+    assert!(
+        msg.lines().any(|l| l == format!("MAINPID={pid2}")),
+        "{msg:?}"
+    );
+}
+
+#[test]
+fn exec_cpu_affinity_is_applied_to_the_exec_d_process() {
+    let rt = Runtime::new();
+    if reference_lacks("runc 1.1.5 predates process.execCPUAffinity") {
+        return;
+    }
+    let cpus = fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    if husk_tests::host_lacks(cpus.trim() == "0", "execCPUAffinity needs two CPUs") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    running(&rt, &b);
+    let f = rt.scratch().join("process.json");
+    fs::write(
+        &f,
+        json!({
+            "args": ["grep", "Cpus_allowed_list", "/proc/self/status"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "execCPUAffinity": {"initial": "0", "final": "1"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = exec_in(&rt, &b.id, &["--process", f.to_str().unwrap()], &[]).ok();
+    assert_eq!(o.stdout, "Cpus_allowed_list:\t1\n");
+    // Without it, every CPU of the container's cpuset, whatever the runtime's own affinity.
+    let script = format!(
+        "exec taskset -c 0 {} --root {} exec {} grep Cpus_allowed_list /proc/self/status",
+        husk_tests::runtime::binary().display(),
+        rt.root().display(),
+        b.id
+    );
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &script]);
+    let o = exec(c, true);
+    assert_eq!(
+        o.stdout,
+        format!("Cpus_allowed_list:\t{}\n", cpus.trim()),
+        "{o:#?}"
+    );
+}

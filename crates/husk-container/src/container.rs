@@ -105,6 +105,9 @@ pub enum ContainerError {
         /// The error.
         source: std::io::Error,
     },
+    /// The sd_notify relay (NOTIFY_SOCKET).
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     /// The container process did not stop in time.
     #[error("container \"{0}\" did not stop within 10 s of SIGKILL")]
     StuckProcess(String),
@@ -283,6 +286,23 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             p.set_env(Some(env));
         }
     }
+    // sd_notify through the runtime (see the notify module): the container's notify
+    // directory, bind-mounted, and its NOTIFY_SOCKET.
+    let notify = crate::notify::host_socket().is_some();
+    if notify {
+        let state = std::path::absolute(opts.root.join(&opts.id))
+            .map_err(io(format!("--root {}", opts.root.display())))?;
+        let (mount, env) = crate::notify::mount_and_env(&state);
+        let mut mounts = config.spec.mounts().clone().unwrap_or_default();
+        mounts.push(mount);
+        config.spec.set_mounts(Some(mounts));
+        if let Some(p) = config.spec.process_mut() {
+            let mut all = p.env().clone().unwrap_or_default();
+            all.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+            all.push(env);
+            p.set_env(Some(all));
+        }
+    }
     let spec = &config.spec;
     let process = spec.process().as_ref().ok_or(ContainerError::Config {
         field: "process",
@@ -359,6 +379,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     };
     let dir = guard.dir.as_ref().expect("set above");
     dir.write_config(&raw)?;
+    if notify {
+        crate::notify::make_dir(dir.path())?;
+    }
     let mut st = StateFile {
         id: opts.id.clone(),
         status: Status::Creating,
@@ -666,7 +689,15 @@ pub(crate) fn load(root: &Path, id: &str) -> Result<(StateDir, StateFile, Config
     Ok((dir, st, config))
 }
 
-fn start_locked(dir: &StateDir, st: &mut StateFile, config: &Config) -> Result<(), ContainerError> {
+/// `start` of a created container whose directory the caller holds locked. With
+/// `foreground` (a foreground `run`), the sd_notify relay runs in the background and reports
+/// the runtime as the main pid; otherwise `start` returns once the container is ready.
+fn start_locked(
+    dir: &StateDir,
+    st: &mut StateFile,
+    config: &Config,
+    foreground: bool,
+) -> Result<(), ContainerError> {
     let status = st.live_status();
     if !status.can_start() {
         return Err(ContainerError::WrongStatus {
@@ -676,6 +707,8 @@ fn start_locked(dir: &StateDir, st: &mut StateFile, config: &Config) -> Result<(
             hint: "; only a created container can be started",
         });
     }
+    // Bound before the program can notify.
+    let relay = crate::notify::bind(dir.path())?;
     let sock = dir.start_socket();
     let mut conn =
         UnixStream::connect(&sock).map_err(io(format!("connect to {}", sock.display())))?;
@@ -704,6 +737,18 @@ fn start_locked(dir: &StateDir, st: &mut StateFile, config: &Config) -> Result<(
         }
         return Err(e.into());
     }
+    if let (Some(relay), Some(init)) = (relay, st.init) {
+        if foreground {
+            let me = std::process::id() as i32;
+            std::thread::spawn(move || {
+                if let Err(e) = relay.wait_ready(me, || init.is_alive()) {
+                    warn!("{e}");
+                }
+            });
+        } else {
+            relay.wait_ready(init.pid, || init.is_alive())?;
+        }
+    }
     Ok(())
 }
 
@@ -714,7 +759,7 @@ fn start_locked(dir: &StateDir, st: &mut StateFile, config: &Config) -> Result<(
 /// WrongStatus when not created; the init's error when exec failed.
 pub fn start(root: &Path, id: &str) -> Result<(), ContainerError> {
     let (dir, mut st, config) = load(root, id)?;
-    start_locked(&dir, &mut st, &config)
+    start_locked(&dir, &mut st, &config, false)
 }
 
 /// `state ID`: the state document (runtime-spec "State" with runc's extra fields).
@@ -979,7 +1024,7 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
         if let Some(m) = &pty_master {
             crate::tty::forward_window_size(m.as_fd());
         }
-        if let Err(e) = start_locked(&dir, &mut state, &config) {
+        if let Err(e) = start_locked(&dir, &mut state, &config, true) {
             drop(raw);
             let _ = destroy(dir, state, &config);
             return Err(e);

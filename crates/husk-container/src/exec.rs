@@ -745,6 +745,14 @@ fn intermediate(ctx: &ExecContext<'_>, ch: Channel) -> ! {
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
     }
+    // process.execCPUAffinity.initial: before the cgroup move (the parent makes it after
+    // Proceed; on cgroup v2 the process may be born in the cgroup, where the kernel then
+    // intersects the set with its cpuset).
+    if let Some(cpus) = &ctx.kernel.exec_cpu_affinity.initial {
+        if let Err(e) = crate::kernel::set_cpu_affinity(cpus, "process.execCPUAffinity.initial") {
+            fail(&ch, e);
+        }
+    }
     match ch.recv::<ToChild>() {
         Ok((ToChild::Proceed, _)) => {}
         _ => std::process::exit(1),
@@ -825,6 +833,13 @@ fn process(ctx: &ExecContext<'_>, ch: Channel) -> ! {
                 Ok((ToChild::Proceed, _)) => {}
                 _ => std::process::exit(1),
             }
+        }
+        // In the container's cgroup by now (but for a paused container, where it cannot
+        // run before `resume` anyway).
+        if let Some(cpus) = &ctx.kernel.exec_cpu_affinity.last {
+            crate::kernel::set_cpu_affinity(cpus, "process.execCPUAffinity.final")?;
+        } else {
+            crate::kernel::reset_cpu_affinity();
         }
         let launch = Launch {
             process: ctx.process,

@@ -28,6 +28,7 @@ pub mod kernel;
 pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
+pub mod notify;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
