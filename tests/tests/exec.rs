@@ -738,3 +738,24 @@ fn exec_cpu_affinity_is_applied_to_the_exec_d_process() {
         "{o:#?}"
     );
 }
+
+#[test]
+fn an_image_s_passwd_fifo_does_not_hang_exec() {
+    let rt = Runtime::new();
+    if reference_lacks("husk's own guard: runc 1.1.5 opens the image's /etc/passwd as it is") {
+        return;
+    }
+    let mut b = Bundle::with_own_rootfs(
+        |root| {
+            husk_tests::rootfs::busybox_copy(root);
+            let passwd = root.join("etc/passwd");
+            let _ = fs::remove_file(&passwd);
+            nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        },
+        &["sleep", "1000"],
+    );
+    b.set("/process/env", json!(["PATH=/bin"]));
+    running(&rt, &b);
+    let o = exec_in(&rt, &b.id, &[], &["sh", "-c", "echo HOME=$HOME"]).ok();
+    assert_eq!(o.stdout, "HOME=/\n");
+}

@@ -422,9 +422,21 @@ fn lookup(arg0: &str, path: &str, cwd: &Path) -> Result<PathBuf, ChildError> {
     }))
 }
 
-/// The home directory of `uid` in the container's /etc/passwd.
+/// The home directory of `uid` in the container's /etc/passwd. Only a regular file is read
+/// (opened non-blocking, up to 4 MiB): the image's /etc/passwd could be a FIFO or a device,
+/// and an `exec` must not hang on it.
 fn home_of(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open("/etc/passwd")
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut passwd = String::new();
+    f.take(4 << 20).read_to_string(&mut passwd).ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
