@@ -252,6 +252,30 @@ fn podman_exec() {
             p.cmd(&["exec", "--user", "1000:1000", "c1", "id", "-u"]),
         );
         check(out.stdout.trim() == "1000", "exec --user", &out, &p.calls());
+        // Podman reads the runtime's error (its --log) to tell "not found" (127) from "not
+        // executable" (126), as Docker does.
+        let out = record(
+            &mut t,
+            "exec a missing program",
+            p.cmd(&["exec", "c1", "no-such-program"]),
+        );
+        check(
+            out.code() == Some(127) && out.stderr.contains("no-such-program"),
+            "exec of a missing program: 127",
+            &out,
+            &p.calls(),
+        );
+        let out = record(
+            &mut t,
+            "exec a file that is not executable",
+            p.cmd(&["exec", "c1", "/etc/passwd"]),
+        );
+        check(
+            out.code() == Some(126),
+            "exec of a non-executable file: 126",
+            &out,
+            &p.calls(),
+        );
         record(&mut t, "rm -f", p.cmd(&["rm", "-f", "-t", "0", "c1"])).ok();
         p.assert_clean();
         t
