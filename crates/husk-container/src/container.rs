@@ -466,20 +466,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .ok(),
         _ => None,
     };
-    let mut born_in_cgroup = false;
-    let forked = match &cgroup_dir {
-        Some(dir) => match husk_sys::fork_into_cgroup(dir.as_fd()) {
-            Ok(forked) => {
-                born_in_cgroup = true;
-                Ok(forked)
-            }
-            Err(e) => {
-                debug!("clone3(CLONE_INTO_CGROUP): {e}; forking and moving the process instead");
-                husk_sys::fork()
-            }
-        },
-        None => husk_sys::fork(),
-    };
+    let (forked, born_in_cgroup) = fork_in_cgroup(cgroup_dir.as_ref());
     drop(cgroup_dir);
     let inter = match forked.map_err(io("fork the intermediate process"))? {
         husk_sys::Forked::Child => {
@@ -627,6 +614,24 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         config,
         pty_master,
     })
+}
+
+/// Fork, the child born in the cgroup v2 directory `dir` when given (clone3 with
+/// CLONE_INTO_CGROUP, Linux 5.7), else (or when the kernel refuses) a plain fork. Returns the
+/// fork's result and whether the child was born in the cgroup (if not, the caller moves it).
+pub(crate) fn fork_in_cgroup(
+    dir: Option<&std::fs::File>,
+) -> (std::io::Result<husk_sys::Forked>, bool) {
+    match dir {
+        Some(d) => match husk_sys::fork_into_cgroup(d.as_fd()) {
+            Ok(forked) => (Ok(forked), true),
+            Err(e) => {
+                debug!("clone3(CLONE_INTO_CGROUP): {e}; forking and moving the process instead");
+                (husk_sys::fork(), false)
+            }
+        },
+        None => (husk_sys::fork(), false),
+    }
 }
 
 /// Move the checked `linux.netDevices` entries into the network namespace of process `pid`,

@@ -576,20 +576,7 @@ fn start_and_wait(
         ([only], true) if !ctx.paused => std::fs::File::open(only).ok(),
         _ => None,
     };
-    let mut born_in_cgroup = false;
-    let forked = match &v2_dir {
-        Some(d) => match husk_sys::fork_into_cgroup(d.as_fd()) {
-            Ok(f) => {
-                born_in_cgroup = true;
-                Ok(f)
-            }
-            Err(e) => {
-                debug!("clone3(CLONE_INTO_CGROUP): {e}; forking and moving the process instead");
-                husk_sys::fork()
-            }
-        },
-        None => husk_sys::fork(),
-    };
+    let (forked, born_in_cgroup) = crate::container::fork_in_cgroup(v2_dir.as_ref());
     drop(v2_dir);
     let lock_fd = dir.lock_fd();
     let inter = match forked.map_err(io("fork the exec process"))? {
@@ -774,17 +761,7 @@ fn intermediate(ctx: &ExecContext<'_>, ch: Channel) -> ! {
             fail(&ch, e);
         }
     }
-    match husk_sys::clone_parent() {
-        Ok(husk_sys::Forked::Child) => process(ctx, ch),
-        Ok(husk_sys::Forked::Parent(pid)) => {
-            let _ = ch.send(&ToParent::InitPid(pid.as_raw()), &[]);
-            std::process::exit(0)
-        }
-        Err(e) => fail(
-            &ch,
-            ChildError::setup("clone(CLONE_PARENT) the exec process", None, e),
-        ),
-    }
+    crate::init::fork_sibling(ch, "the exec process", |ch| process(ctx, ch))
 }
 
 /// The exec'd process, in every namespace of the container but the mount namespace. Never
@@ -794,17 +771,7 @@ fn process(ctx: &ExecContext<'_>, ch: Channel) -> ! {
     let r = (|| -> Result<std::convert::Infallible, ChildError> {
         // Its own session, as the init (and runc's exec) has: never the caller's terminal.
         nix::unistd::setsid().map_err(|e| ChildError::setup("setsid", None, e))?;
-        let name = std::ffi::CString::new(format!("_ses.{}", ctx.id))
-            .unwrap_or_else(|_| std::ffi::CString::from(c"_ses"));
-        match husk_sys::join_session_keyring(&name) {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
-                ) => {}
-            Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
-        }
+        crate::init::join_new_keyring(ctx.id)?;
         // Read through the host's /proc, before the mount namespace is joined (see init).
         let setgroups_allowed = !ctx.join_user
             || std::fs::read_to_string("/proc/self/setgroups")

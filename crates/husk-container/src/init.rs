@@ -154,16 +154,49 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
     }
+    fork_sibling(ch, "the init", |ch| init(ctx, ch))
+}
+
+/// In an intermediate: fork `child` with CLONE_PARENT (so it is the runtime's child), report
+/// its pid to the runtime ([`ToParent::InitPid`]) and exit. `what` names it in errors. Never
+/// returns.
+pub(crate) fn fork_sibling(
+    ch: Channel,
+    what: &str,
+    child: impl FnOnce(Channel) -> std::convert::Infallible,
+) -> ! {
     match husk_sys::clone_parent() {
-        Ok(husk_sys::Forked::Child) => init(ctx, ch),
+        Ok(husk_sys::Forked::Child) => match child(ch) {},
         Ok(husk_sys::Forked::Parent(pid)) => {
             let _ = ch.send(&ToParent::InitPid(pid.as_raw()), &[]);
             std::process::exit(0)
         }
         Err(e) => fail(
             &ch,
-            ChildError::setup("clone(CLONE_PARENT) the init", None, e),
+            ChildError::setup(format!("clone(CLONE_PARENT) {what}"), None, e),
         ),
+    }
+}
+
+/// Join a new session keyring named `_ses.<id>`, so the container never shares the caller's
+/// (runc does the same). Where keyrings are unavailable (no CONFIG_KEYS, or a seccomp'd
+/// caller: ENOSYS, EACCES, EPERM) this is not an error.
+///
+/// # Errors
+/// Other errnos of keyctl(2).
+pub(crate) fn join_new_keyring(id: &str) -> Result<(), ChildError> {
+    let name = CString::new(format!("_ses.{id}")).unwrap_or_else(|_| CString::from(c"_ses"));
+    match husk_sys::join_session_keyring(&name) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(ChildError::setup("join a new session keyring", None, e)),
     }
 }
 
@@ -243,18 +276,7 @@ fn setup(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Vec<u8>, ChildError> {
     nix::unistd::setsid().map_err(|e| ChildError::setup("setsid", None, e))?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !ctx.no_new_keyring {
-        let name =
-            CString::new(format!("_ses.{}", ctx.id)).unwrap_or_else(|_| CString::from(c"_ses"));
-        match husk_sys::join_session_keyring(&name) {
-            Ok(()) => {}
-            // Keyrings may be unavailable (no CONFIG_KEYS, or a seccomp'd caller): not fatal.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
-                ) => {}
-            Err(e) => return Err(ChildError::setup("join a new session keyring", None, e)),
-        }
+        join_new_keyring(ctx.id)?;
     }
     rootfs::prepare(&ctx.rootfs, ctx.idmapped)?;
     // umask 0 was for the device nodes' exact modes; hooks and the cwd get the usual one.
