@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side start-up benchmark: `runc run`, `husk-runtime run` (same bundle: a busybox
 # rootfs, /bin/true, terminal false, no linux.resources) and `husk run <rootfs> /bin/true`, and
-# both runtimes again on that bundle with memory, cpu and pids limits, in ONE hyperfine run;
+# both runtimes again on that bundle with memory, cpu and pids limits, and `exec ID /bin/true`
+# into a running container of each runtime, in ONE hyperfine run;
 # then the ratios husk-runtime/runc and each one's peak RSS (/usr/bin/time -v, "Maximum
 # resident set size"). Exits non-zero if any of them fails.
 # Needs root, busybox-static, runc, hyperfine and time (Debian packages). See bench/README.md.
@@ -86,6 +87,8 @@ case "\$1" in
   runc-limits) exec "$runc_bin" --root "$work/root-runc" run --bundle "$bundle_limits" "l\$\$" ;;
   husk-runtime-limits) exec "$husk_runtime" --root "$work/root-husk-runtime" run --bundle "$bundle_limits" "l\$\$" ;;
   husk) exec "$husk" run "$rootfs" /bin/true ;;
+  runc-exec) exec "$runc_bin" --root "$work/root-runc" exec xrunning /bin/true ;;
+  husk-runtime-exec) exec "$husk_runtime" --root "$work/root-husk-runtime" exec xrunning /bin/true ;;
 esac
 SH
 chmod +x "$work/one"
@@ -99,12 +102,33 @@ for kind in runc husk-runtime husk runc-limits husk-runtime-limits; do
     fi
 done
 
+# A running container per runtime for `exec` (the same bundle, running sleep).
+bundle_sleep=$work/bundle-sleep
+mkdir -p "$bundle_sleep"
+python3 - "$bundle/config.json" "$bundle_sleep/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"] = ["sleep", "1000000"]
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+"$runc_bin" --root "$work/root-runc" run -d --bundle "$bundle_sleep" xrunning </dev/null >/dev/null 2>&1
+"$husk_runtime" --root "$work/root-husk-runtime" run -d --bundle "$bundle_sleep" xrunning </dev/null >/dev/null 2>&1
+for kind in runc-exec husk-runtime-exec; do
+    if ! "$work/one" "$kind" >"$work/check-$kind.log" 2>&1; then
+        echo "bench: $kind failed:" >&2
+        cat "$work/check-$kind.log" >&2
+        exit 1
+    fi
+done
+
 hyperfine -N --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
     -n "runc run" "$work/one runc" \
     -n "husk-runtime run" "$work/one husk-runtime" \
     -n "husk run" "$work/one husk" \
     -n "runc run with limits" "$work/one runc-limits" \
-    -n "husk-runtime run with limits" "$work/one husk-runtime-limits"
+    -n "husk-runtime run with limits" "$work/one husk-runtime-limits" \
+    -n "runc exec" "$work/one runc-exec" \
+    -n "husk-runtime exec" "$work/one husk-runtime-exec"
 
 mean() { awk -F, -v name="$1" '$1 == name { print $2 }' "$work/times.csv"; }
 runc_s=$(mean "runc run")
@@ -112,6 +136,8 @@ husk_runtime_s=$(mean "husk-runtime run")
 husk_s=$(mean "husk run")
 runc_limits_s=$(mean "runc run with limits")
 husk_runtime_limits_s=$(mean "husk-runtime run with limits")
+runc_exec_s=$(mean "runc exec")
+husk_runtime_exec_s=$(mean "husk-runtime exec")
 
 peak_rss() {
     /usr/bin/time -v "$work/one" "$1" 2>&1 >/dev/null |
@@ -120,14 +146,19 @@ peak_rss() {
 
 echo
 printf '%-24s %10s %14s\n' "" "mean (ms)" "peak RSS (kB)"
-for kind in runc husk-runtime husk runc-limits husk-runtime-limits; do
+for kind in runc husk-runtime husk runc-limits husk-runtime-limits runc-exec husk-runtime-exec; do
     case $kind in
         runc) s=$runc_s ;; husk-runtime) s=$husk_runtime_s ;; husk) s=$husk_s ;;
         runc-limits) s=$runc_limits_s ;; husk-runtime-limits) s=$husk_runtime_limits_s ;;
+        runc-exec) s=$runc_exec_s ;; husk-runtime-exec) s=$husk_runtime_exec_s ;;
     esac
-    printf '%-24s %10.2f %14s\n' "$kind run" "$(awk -v s="$s" 'BEGIN { print s * 1000 }')" "$(peak_rss "$kind")"
+    label="$kind run"
+    case $kind in *-exec) label=$kind ;; esac
+    printf '%-24s %10.2f %14s\n' "$label" "$(awk -v s="$s" 'BEGIN { print s * 1000 }')" "$(peak_rss "$kind")"
 done
 awk -v h="$husk_runtime_s" -v r="$runc_s" \
     'BEGIN { printf "\nhusk-runtime/runc time ratio: %.2f (target <= 0.5)\n", h / r }'
 awk -v h="$husk_runtime_limits_s" -v r="$runc_limits_s" \
     'BEGIN { printf "with limits: %.2f\n", h / r }'
+awk -v h="$husk_runtime_exec_s" -v r="$runc_exec_s" \
+    'BEGIN { printf "exec: %.2f\n", h / r }'

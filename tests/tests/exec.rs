@@ -759,3 +759,34 @@ fn an_image_s_passwd_fifo_does_not_hang_exec() {
     let o = exec_in(&rt, &b.id, &[], &["sh", "-c", "echo HOME=$HOME"]).ok();
     assert_eq!(o.stdout, "HOME=/\n");
 }
+
+#[test]
+fn a_terminal_with_create_needs_a_console_socket() {
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["sh"]);
+    b.set("/process/terminal", json!(true));
+    let o = rt.create_with(&b, &b.id.clone(), &[]).failed();
+    o.stderr_mentions(&["console"]);
+    rt.assert_left_nothing(&b);
+    // With one, the init's stdio is the pty whose master the socket got.
+    let sock = ConsoleSocket::listen(rt.scratch());
+    let mut b = Bundle::busybox(&["sh", "-c", "tty; stty size"]);
+    b.set("/process/terminal", json!(true));
+    b.set("/process/consoleSize", json!({"height": 20, "width": 70}));
+    rt.create_with(
+        &b,
+        &b.id.clone(),
+        &["--console-socket", sock.path().to_str().unwrap()],
+    )
+    .ok();
+    let (_, master) = sock.master();
+    let out = read_all(master);
+    rt.start(&b.id).ok();
+    let out = out.join().unwrap();
+    assert_eq!(
+        out.lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .collect::<Vec<_>>(),
+        ["/dev/pts/0", "20 70"]
+    );
+}
