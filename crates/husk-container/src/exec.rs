@@ -28,7 +28,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::{json, Value};
 use tracing::{debug, warn};
 
-use crate::container::{io, load, state_json, wait_foreground, ContainerError, FORWARDED};
+use crate::container::{io, state_json, wait_foreground, ContainerError, FORWARDED};
 use crate::init::{ConsoleTarget, Launch};
 use crate::namespaces;
 use crate::process::{set_role_name, Channel, ChannelError, ChildError, ToChild, ToParent};
@@ -367,7 +367,10 @@ impl Drop for ExecGuard {
 /// process's setup error (e.g. [`ChildError::Exec`] when its program is not found). Nothing is
 /// left running on error.
 pub fn exec(opts: &ExecOptions) -> Result<i32, ContainerError> {
-    let (dir, st, _config) = load(&opts.root, &opts.id)?;
+    // A shared lock: execs into one container go on side by side (see StateDir::open_shared).
+    crate::id::validate(&opts.id)?;
+    let dir = state::StateDir::open_shared(&opts.root, &opts.id)?;
+    let st = dir.read_state()?;
     let status = st.live_status();
     let refuse = |hint: &'static str| ContainerError::WrongStatus {
         verb: "exec in",

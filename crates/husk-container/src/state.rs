@@ -193,8 +193,22 @@ impl StateDir {
     /// [`StateError::NotFound`] when there is no such container (or it was deleted while we
     /// waited for the lock).
     pub fn open(root: &Path, id: &str) -> Result<StateDir, StateError> {
+        StateDir::open_with(root, id, FlockArg::LockExclusive)
+    }
+
+    /// Like [`StateDir::open`] with a shared lock: for `exec`, which only reads the state, so
+    /// that many execs go on at once while `delete`, `kill` and the other verbs that take the
+    /// exclusive lock wait for them (and they for those).
+    ///
+    /// # Errors
+    /// As [`StateDir::open`].
+    pub fn open_shared(root: &Path, id: &str) -> Result<StateDir, StateError> {
+        StateDir::open_with(root, id, FlockArg::LockShared)
+    }
+
+    fn open_with(root: &Path, id: &str, how: FlockArg) -> Result<StateDir, StateError> {
         let dir = root.join(id);
-        let lock = match lock_dir(&dir) {
+        let lock = match lock_dir_as(&dir, how) {
             Ok(l) => l,
             Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 return Err(StateError::NotFound(id.to_string()))
@@ -301,12 +315,16 @@ impl StateDir {
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, StateError> {
+    lock_dir_as(dir, FlockArg::LockExclusive)
+}
+
+fn lock_dir_as(dir: &Path, how: FlockArg) -> Result<Flock<fs::File>, StateError> {
     let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
         .map_err(io_err("cannot open state directory", dir))?;
-    Flock::lock(f, FlockArg::LockExclusive)
+    Flock::lock(f, how)
         .map_err(|(_, e)| io_err("cannot lock state directory", dir)(io::Error::from(e)))
 }
 
