@@ -800,3 +800,74 @@ fn a_terminal_with_create_needs_a_console_socket() {
         ["/dev/pts/0", "20 70"]
     );
 }
+
+#[test]
+fn the_caller_s_terminal_is_never_given_to_the_container_s_user() {
+    use std::os::unix::fs::MetadataExt;
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    running(&rt, &b);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let name = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pty.slave)
+    ))
+    .unwrap();
+    let mut cmd = rt.command(&["exec", "-u", "1000", &b.id, "true"], &b.id);
+    cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave));
+    let mut child = spawn(&mut cmd);
+    drop(cmd);
+    let st = wait_child(&mut child, Duration::from_secs(60), "exec -u 1000 on a pty");
+    husk_tests::runtime::waited(&child);
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(
+        fs::metadata(&name).unwrap().uid(),
+        0,
+        "{} was chowned",
+        name.display()
+    );
+    drop(pty.master);
+}
+
+#[test]
+fn everything_after_the_id_is_the_command_and_counts_are_bounded() {
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    running(&rt, &b);
+    // As runc: `--cwd` after the id is the program's name, not an option.
+    let o = exec_in(&rt, &b.id, &[], &["--cwd", "/tmp", "pwd"]);
+    assert_eq!(o.code(), Some(255), "{o:#?}");
+    o.stderr_mentions(&["--cwd"]);
+    let o = exec_in(&rt, &b.id, &[], &["echo", "-n", "-e", "x"]).ok();
+    assert_eq!(o.stdout, "x");
+    let o = exec_in(&rt, &b.id, &["--preserve-fds", "4294967295"], &["true"]);
+    assert_eq!(o.code(), Some(255), "{o:#?}");
+}
+
+#[test]
+fn exec_stays_in_the_container_s_root_after_it_detached_its_root_mount() {
+    let rt = Runtime::new();
+    if reference_lacks("runc 1.1.5 lands in the host's tree (a known difference)") {
+        return;
+    }
+    let mut b = Bundle::with_own_rootfs(
+        |root| {
+            husk_tests::rootfs::busybox_copy(root);
+            fs::write(root.join("marker"), "the container's root\n").unwrap();
+        },
+        &[
+            "sh",
+            "-c",
+            "umount -l / && echo detached > /dev/null; sleep 1000",
+        ],
+    );
+    b.set("/root/readonly", json!(false));
+    b.caps(&["CAP_SYS_ADMIN", "CAP_KILL"]);
+    rt.create_with(&b, &b.id.clone(), &["--no-pivot"]).ok();
+    rt.start(&b.id).ok();
+    std::thread::sleep(Duration::from_millis(300));
+    let o = exec_in(&rt, &b.id, &[], &["cat", "/marker"]).ok();
+    assert_eq!(o.stdout, "the container's root\n");
+}

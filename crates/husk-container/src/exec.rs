@@ -10,9 +10,15 @@
 //!   user namespace first), so the pid and time namespaces apply to its children; it forks the
 //!   process with CLONE_PARENT, so the process is the runtime's child (and, after a `--detach`
 //!   runtime exits, its caller's subreaper's);
-//! - the process opens its LSM attributes in the host's /proc, joins the mount namespace (which
-//!   makes the container's root its root), makes its terminal, and then takes the same last
-//!   steps as the container's init ([`crate::init::launch_program`]).
+//! - the process opens its LSM attributes and the init's root in the host's /proc, joins the
+//!   mount namespace, takes the init's root as its own (fchdir + chroot), makes its terminal,
+//!   and then takes the same last steps as the container's init
+//!   ([`crate::init::launch_program`]).
+//!
+//! Into a paused container (`--ignore-paused`) the process is set up outside the frozen cgroup
+//! and moved in just before its execve, so those setup steps (opening the container's
+//! /dev/ptmx, reading its /etc/passwd, checking the cwd) are not under the container's cgroup,
+//! its device rules included; it freezes there until `resume`.
 //!
 //! It is non-dumpable from its fork until execve, so nothing in the container can open its
 //! /proc files or ptrace it while it still holds the runtime's memory.
@@ -183,9 +189,19 @@ pub fn exec_process(container: &Value, process: &ExecProcess) -> Result<Value, C
                 let Some((key, _)) = kv.split_once('=') else {
                     return Err(bad("--env", format!("{kv:?} is not KEY=VALUE")));
                 };
+                // Replaced where it was (its first place), else added at the end.
                 let prefix = format!("{key}=");
-                env.retain(|e| !e.starts_with(&prefix));
-                env.push(kv.clone());
+                match env.iter().position(|e| e.starts_with(&prefix)) {
+                    Some(i) => {
+                        env[i] = kv.clone();
+                        let mut n = 0;
+                        env.retain(|e| {
+                            n += 1;
+                            n - 1 <= i || !e.starts_with(&prefix)
+                        });
+                    }
+                    None => env.push(kv.clone()),
+                }
             }
             p["env"] = json!(env);
             if !p["user"].is_object() {
@@ -781,9 +797,15 @@ fn process(ctx: &ExecContext<'_>, ch: Channel) -> ! {
                 .map(|s| s.trim() == "allow")
                 .unwrap_or(true);
         let mut exec_attrs = crate::lsm::open(&ctx.kernel.labels)?;
+        // The init's root, opened through the host's /proc while still there: after the join,
+        // the process takes exactly that root. setns(2) alone would give it the namespace's
+        // root with whatever is mounted on top: the container's root after pivot_root, but with
+        // --no-pivot (MS_MOVE + chroot) a container that detaches its root mount would have the
+        // exec land in the host's tree underneath. (The init is alive: the pidfd pins it, and
+        // the setns below fails if it died.)
+        let init_root = std::fs::File::open(format!("/proc/{}/root", ctx.init_pid))
+            .map_err(|e| ChildError::setup("open the container init's root", None, &e))?;
         if ctx.join_mount {
-            // The namespace's root is the container's root (pivot_root made it so; with
-            // --no-pivot setns follows the mount on top of it).
             nix::sched::setns(ctx.init.as_fd(), CloneFlags::CLONE_NEWNS).map_err(|e| {
                 ChildError::setup(
                     "setns(mount namespace) with a pidfd of the container's init",
@@ -792,7 +814,15 @@ fn process(ctx: &ExecContext<'_>, ch: Channel) -> ! {
                 )
             })?;
         }
-        crate::init::make_terminal(ctx.process, &ctx.console, &ch)?;
+        nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&init_root))
+            .map_err(|e| ChildError::setup("fchdir to the container init's root", None, e))?;
+        nix::unistd::chroot(".")
+            .map_err(|e| ChildError::setup("chroot to the container init's root", None, e))?;
+        nix::unistd::chdir("/").map_err(|e| ChildError::setup("chdir /", None, e))?;
+        drop(init_root);
+        let console = crate::init::make_terminal(ctx.process, &ctx.console, &ch)?
+            .map(|slave| crate::init::pty_rdev(&slave))
+            .transpose()?;
         crate::init::check_cwd(ctx.process.cwd())?;
         let exec = crate::init::prepare_exec(ctx.process)?;
         ch.send(&ToParent::Ready, &[])
@@ -817,6 +847,7 @@ fn process(ctx: &ExecContext<'_>, ch: Channel) -> ! {
             seccomp: ctx.seccomp,
             kernel: &ctx.kernel.process,
             keep_fds: ctx.keep_fds,
+            console,
         };
         crate::init::launch_program(
             &launch,
@@ -875,6 +906,20 @@ mod tests {
         assert_eq!(p["terminal"], json!(true));
         assert_eq!(p["cwd"], json!("/tmp"));
         assert_eq!(p["env"], json!(["PATH=/bin", "TERM=dumb", "X=1"]));
+        let in_place = exec_process(
+            &container(),
+            &ExecProcess::Args(ExecArgs {
+                args: vec!["env".into()],
+                env: vec!["PATH=/usr/bin".into()],
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            in_place["env"],
+            json!(["PATH=/usr/bin", "TERM=xterm"]),
+            "replaced in place"
+        );
         assert_eq!(
             p["user"],
             json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 6]})

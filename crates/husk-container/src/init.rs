@@ -226,9 +226,10 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         Ok(x) => x,
         Err(e) => fail(&ch, e),
     };
-    if let Err(e) = terminal(ctx, &ch) {
-        fail(&ch, e);
-    }
+    let console_rdev = match terminal(ctx, &ch) {
+        Ok(r) => r,
+        Err(e) => fail(&ch, e),
+    };
     // Still non-dumpable while waiting for `start` (born so; again here in case a step above
     // changed it): no process of the container can open this process's /proc files or ptrace
     // it. execve(2) resets it.
@@ -254,7 +255,14 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             Err(_) => std::process::exit(1),
         }
     };
-    let r = finalize(ctx, &state_json, &exec, &mut exec_attrs, setgroups_allowed);
+    let r = finalize(
+        ctx,
+        &state_json,
+        &exec,
+        &mut exec_attrs,
+        setgroups_allowed,
+        console_rdev,
+    );
     let e = match r {
         Err(e) => e,
         Ok(never) => match never {},
@@ -467,16 +475,27 @@ fn home_of(uid: u32) -> Option<String> {
 
 /// The container's terminal, when `process.terminal` is true: [`make_terminal`], and
 /// /dev/console becomes it too.
-fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<(), ChildError> {
+fn terminal(ctx: &ChildContext<'_>, ch: &Channel) -> Result<Option<u64>, ChildError> {
     let process = process_of(ctx.spec)?;
-    if let Some(slave) = make_terminal(process, &ctx.console, ch)? {
-        // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind
-        // of the slave itself (open_tree on its fd), onto a regular file husk made at
-        // /dev/console, so neither a path under /dev/pts nor a symlink the image put at
-        // /dev/console is followed.
-        console(&slave)?;
-    }
-    Ok(())
+    let Some(slave) = make_terminal(process, &ctx.console, ch)? else {
+        return Ok(None);
+    };
+    // /dev/console is the container's terminal too (runtime-spec "Default Devices"): a bind
+    // of the slave itself (open_tree on its fd), onto a regular file husk made at
+    // /dev/console, so neither a path under /dev/pts nor a symlink the image put at
+    // /dev/console is followed.
+    console(&slave)?;
+    Ok(Some(pty_rdev(&slave)?))
+}
+
+/// The device number of the pty slave `slave` (what [`Launch::console`] takes).
+///
+/// # Errors
+/// fstat(2)'s errno.
+pub(crate) fn pty_rdev(slave: &std::os::fd::OwnedFd) -> Result<u64, ChildError> {
+    nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(slave))
+        .map(|st| st.st_rdev)
+        .map_err(|e| ChildError::setup("fstat the pty slave", None, e))
 }
 
 /// When `process.terminal` is true: a pty from the caller's /dev/ptmx (the container's, after
@@ -537,6 +556,7 @@ fn finalize(
     exec: &Exec,
     exec_attrs: &mut [crate::lsm::ExecAttr],
     setgroups_allowed: bool,
+    console_rdev: Option<u64>,
 ) -> Result<std::convert::Infallible, ChildError> {
     if let Some(h) = ctx
         .spec
@@ -558,6 +578,7 @@ fn finalize(
         seccomp: ctx.seccomp,
         kernel: &ctx.kernel.process,
         keep_fds: ctx.keep_fds,
+        console: console_rdev,
     };
     launch_program(&launch, state_json, exec, exec_attrs, setgroups_allowed)
 }
@@ -575,6 +596,9 @@ pub(crate) struct Launch<'a> {
     pub kernel: &'a crate::kernel::ProcessSettings,
     /// Fds 3 to 3+keep_fds-1 stay open across execve (LISTEN_FDS, `--preserve-fds`).
     pub keep_fds: u32,
+    /// The device number of the pty husk made for the process (`process.terminal`), the only
+    /// terminal whose owner becomes the process's user.
+    pub console: Option<u64>,
 }
 
 /// The last steps before the program runs, in runc's order: rlimits, kernel settings, LSM
@@ -632,7 +656,7 @@ pub(crate) fn launch_program(
         nix::unistd::setgroups(&gids)
             .map_err(|e| ChildError::setup("setgroups", Some("process.user.additionalGids"), e))?;
     }
-    fix_stdio_ownership(user.uid());
+    fix_stdio_ownership(user.uid(), l.console);
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid)
         .map_err(|e| ChildError::setup("setresgid", Some("process.user.gid"), e))?;
@@ -682,27 +706,38 @@ pub(crate) fn launch_program(
     })
 }
 
-/// While still root: give the process's user the stdio it was handed that is a terminal, a pipe
-/// or a socket (its pty slave, the caller's pipes), so that reopening /dev/stdout or
-/// /proc/self/fd/1 works after the user switch, as runc's `fixStdioPermissions` does. /dev/null,
-/// regular files and directories (a host file the caller redirected to) are left alone: see
-/// the known-differences list. The group is kept (devpts gives ptys group tty). A refusal
-/// (EINVAL for a uid the user namespace does not map, EPERM, EROFS) is not an error: the fd
-/// stays usable as it is.
-fn fix_stdio_ownership(uid: u32) {
-    for fd in 0..3 {
-        let Ok(st) = nix::sys::stat::fstat(fd) else {
+/// While still root: give the process's user its stdio where that is the pty husk made for it
+/// (`console`, its device number) or an anonymous pipe or socket (the caller's pipes), so that
+/// reopening /dev/stdout or /proc/self/fd/1 works after the user switch, as runc's
+/// `fixStdioPermissions` does. Anything else the caller handed in stays as it is: a terminal of
+/// the caller's (the container's user must not get the admin's tty), /dev/null, a regular file,
+/// a named FIFO (host files). The group is kept (devpts gives ptys group tty). A refusal (EINVAL
+/// for a uid the user namespace does not map, EPERM, EROFS) is not an error: the fd stays usable
+/// as it is.
+fn fix_stdio_ownership(uid: u32, console: Option<u64>) {
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for fd in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
+        let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)) else {
             continue;
         };
-        let kind = st.st_mode & libc::S_IFMT;
-        let dev_null = kind == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
-        let eligible = matches!(kind, libc::S_IFCHR | libc::S_IFIFO | libc::S_IFSOCK);
-        if dev_null || !eligible || st.st_uid == uid {
-            continue;
+        let eligible = match st.st_mode & libc::S_IFMT {
+            libc::S_IFCHR => Some(st.st_rdev) == console,
+            libc::S_IFSOCK => true,
+            // pipe(2)'s pipes live on pipefs; a FIFO of a filesystem is a host file.
+            libc::S_IFIFO => nix::sys::statfs::fstatfs(fd)
+                .map(|f| f.filesystem_type() == PIPEFS_MAGIC)
+                .unwrap_or(false),
+            _ => false,
+        };
+        if eligible && st.st_uid != uid {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            let _ = nix::unistd::fchown(raw, Some(Uid::from_raw(uid)), None);
         }
-        let _ = nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None);
     }
 }
+
+/// pipefs's magic number (`linux/magic.h`).
+const PIPEFS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0x5049_5045);
 
 #[cfg(test)]
 mod tests {

@@ -114,11 +114,16 @@ pub struct ContainerArgs {
 /// process flags (`--tty`, `--cwd`, `--env`, `--user`, ...) are ignored, as in runc.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The container id.
-    pub id: String,
-    /// The command and its arguments (after the id; `--` before them is allowed).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// The container id, then the command and its arguments. As in runc, everything after the
+    /// id belongs to the command, options too (`exec ID ls -l`); a `--` right after the id is
+    /// dropped.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ID [COMMAND [ARG]...]"
+    )]
+    pub args: Vec<String>,
     /// A JSON file holding the process (runtime-spec config.md "process"); fields it leaves
     /// out (capabilities, rlimits, noNewPrivileges, apparmorProfile, selinuxLabel,
     /// oomScoreAdj) are the container's.
@@ -172,6 +177,22 @@ pub struct ExecArgs {
     /// Exec into a paused container too (the process starts frozen until `resume`).
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+}
+
+impl ExecArgs {
+    /// The container id (the first argument).
+    pub fn id(&self) -> &str {
+        self.args.first().map_or("", String::as_str)
+    }
+
+    /// The command: the arguments after the id, without a `--` right after it.
+    pub fn command(&self) -> &[String] {
+        let command = self.args.get(1..).unwrap_or_default();
+        match command.split_first() {
+            Some((first, rest)) if first == "--" => rest,
+            _ => command,
+        }
+    }
 }
 
 /// `run`.

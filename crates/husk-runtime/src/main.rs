@@ -24,12 +24,30 @@ fn main() -> ExitCode {
     // directory among them (CVE-2024-21626). clap opens nothing while parsing. close_range
     // needs Linux 5.9 (husk needs 5.12); failure is not fatal here: the init marks everything
     // close-on-exec again before execve, where it is, and checks process.cwd itself.
-    let (listen_fds, preserve_fds) = passed_fds(&cli);
-    let keep = listen_fds + preserve_fds;
-    let _ = husk_sys::close_from(3 + keep);
     let exec_verb = matches!(cli.command, Command::Exec(_));
     // runc's exit status when `exec` itself fails (the process's own status otherwise).
     let failed = ExitCode::from(if exec_verb { 255 } else { 1 });
+    let (listen_fds, preserve_fds) = passed_fds(&cli);
+    // No fd can be numbered at or above RLIMIT_NOFILE's soft limit: a count reaching it names
+    // fds that cannot be open (and 3 + the count must not overflow).
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let keep = match listen_fds
+        .checked_add(preserve_fds)
+        .filter(|k| u64::from(*k) + 3 <= limit)
+    {
+        Some(k) => k,
+        None => {
+            eprintln!(
+                "husk-runtime: LISTEN_FDS={listen_fds} and --preserve-fds {preserve_fds} pass \
+                 more fds than this process may have open (RLIMIT_NOFILE {limit}): lower the count"
+            );
+            let _ = husk_sys::close_from(3);
+            return failed;
+        }
+    };
+    let _ = husk_sys::close_from(3 + keep);
     for fd in 3..3 + keep {
         if nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_GETFD).is_err() {
             eprintln!(
@@ -275,29 +293,22 @@ fn write_stdout(text: &str) -> Result<(), String> {
 fn exec_options(root: std::path::PathBuf, a: &cli::ExecArgs) -> ExecOptions {
     let process = match &a.process {
         Some(f) => ExecProcess::File(f.clone()),
-        None => {
-            // As runc: `--` right after the id is not part of the command.
-            let mut args = a.command.clone();
-            if args.first().map(String::as_str) == Some("--") {
-                args.remove(0);
-            }
-            ExecProcess::Args(ExecArgs {
-                args,
-                tty: a.tty,
-                cwd: a.cwd.clone(),
-                env: a.env.clone(),
-                user: a.user.clone(),
-                additional_gids: a.additional_gids.clone(),
-                caps: a.cap.clone(),
-                no_new_privs: a.no_new_privs,
-                apparmor: a.apparmor.clone(),
-                process_label: a.process_label.clone(),
-            })
-        }
+        None => ExecProcess::Args(ExecArgs {
+            args: a.command().to_vec(),
+            tty: a.tty,
+            cwd: a.cwd.clone(),
+            env: a.env.clone(),
+            user: a.user.clone(),
+            additional_gids: a.additional_gids.clone(),
+            caps: a.cap.clone(),
+            no_new_privs: a.no_new_privs,
+            apparmor: a.apparmor.clone(),
+            process_label: a.process_label.clone(),
+        }),
     };
     ExecOptions {
         root,
-        id: a.id.clone(),
+        id: a.id().to_string(),
         process,
         console_socket: a.console_socket.clone(),
         detach: a.detach,
