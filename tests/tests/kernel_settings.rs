@@ -566,6 +566,27 @@ fn an_apparmor_profile_confines_the_container_s_program() {
         [format!("{name} (enforce)").as_str(), "denied"],
         "{out}"
     );
+    // An exec'd process gets the container's profile, or the one --apparmor names.
+    let mut running = Bundle::busybox(&["sleep", "1000"]);
+    running.set("/process/apparmorProfile", json!(name));
+    rt.create_start(&running);
+    let show = [
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current; cat /etc/passwd >/dev/null || echo denied",
+    ];
+    let mut args = vec!["exec", running.id.as_str()];
+    args.extend(show);
+    let out = rt.cmd(&args).ok().stdout;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [format!("{name} (enforce)").as_str(), "denied"],
+        "{out}"
+    );
+    let mut args = vec!["exec", "--apparmor", "unconfined", running.id.as_str()];
+    args.extend(show);
+    let out = rt.cmd(&args).ok().stdout;
+    assert_eq!(out.lines().next(), Some("unconfined"), "{out}");
 }
 
 // --- process.rlimits ---
