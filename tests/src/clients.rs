@@ -441,13 +441,21 @@ impl Podman {
 
     /// `podman run --rm <run_flags> <extra> IMAGE <command>`.
     pub fn run(&self, extra: &[&str], command: &[&str]) -> Outcome {
-        let flags = Self::run_flags();
-        let mut args: Vec<&str> = vec!["run", "--rm"];
-        args.extend(flags.iter().map(String::as_str));
-        args.extend_from_slice(extra);
-        args.push(IMAGE);
-        args.extend_from_slice(command);
-        self.cmd(&args)
+        let mut head = vec!["run", "--rm"];
+        head.extend_from_slice(extra);
+        let args = Self::run_args(&head, command);
+        self.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// `<head> <run_flags> IMAGE <command>`: the arguments of a `podman run` (head: `run`
+    /// and its own flags, e.g. `-d --name c1` or `-it --rm`).
+    pub fn run_args(head: &[&str], command: &[&str]) -> Vec<String> {
+        head.iter()
+            .map(|s| s.to_string())
+            .chain(Self::run_flags())
+            .chain(std::iter::once(IMAGE.to_string()))
+            .chain(command.iter().map(|s| s.to_string()))
+            .collect()
     }
 
     /// The runtime command lines Podman and conmon ran so far (one per line), after the

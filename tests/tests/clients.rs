@@ -90,14 +90,7 @@ fn podman_run_with_a_terminal() {
     }
     same_for_both(|_, bin| {
         let p = Podman::new(bin);
-        let mut args = vec!["run".to_string(), "-it".into(), "--rm".into()];
-        args.extend(Podman::run_flags());
-        args.extend([
-            IMAGE.into(),
-            "sh".into(),
-            "-c".into(),
-            "tty; echo ok".into(),
-        ]);
+        let args = Podman::run_args(&["run", "-it", "--rm"], &["sh", "-c", "tty; echo ok"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut t = Transcript::new();
         let out = record(&mut t, "run -it", p.cmd_pty(&args));
@@ -122,9 +115,7 @@ fn podman_detached_lifecycle() {
     same_for_both(|_, bin| {
         let p = Podman::new(bin);
         let mut t = Transcript::new();
-        let mut args = vec!["run".to_string(), "-d".into(), "--name".into(), "c1".into()];
-        args.extend(Podman::run_flags());
-        args.extend([IMAGE.into(), "sleep".into(), "1000".into()]);
+        let args = Podman::run_args(&["run", "-d", "--name", "c1"], &["sleep", "1000"]);
         let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = p.cmd(&args);
         check(out.status.success(), "run -d", &out, &p.calls());
@@ -205,9 +196,7 @@ fn podman_exec() {
     same_for_both(|_, bin| {
         let p = Podman::new(bin);
         let mut t = Transcript::new();
-        let mut args = vec!["run".to_string(), "-d".into(), "--name".into(), "c1".into()];
-        args.extend(Podman::run_flags());
-        args.extend([IMAGE.into(), "sleep".into(), "1000".into()]);
+        let args = Podman::run_args(&["run", "-d", "--name", "c1"], &["sleep", "1000"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = p.cmd(&args);
         check(out.status.success(), "run -d", &out, &p.calls());

@@ -993,22 +993,11 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
     let pid = Pid::from_raw(created.pid());
     // Block the signals we handle before the program starts, so none is lost; the init was
     // forked before and keeps its own mask.
-    let mut mask = nix::sys::signal::SigSet::empty();
-    mask.add(Signal::SIGCHLD);
-    mask.add(Signal::SIGWINCH);
-    for s in FORWARDED {
-        mask.add(*s);
-    }
+    let mask = foreground_mask();
     let old_mask = mask
         .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
         .map_err(|e| io("sigprocmask")(e.into()))?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &mask,
-        // Non-blocking: in a multi-threaded caller another thread may take the signal
-        // between poll(2) and read(2), which would then block for ever.
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )
-    .map_err(|e| io("signalfd")(e.into()));
+    let sfd = foreground_signal_fd(&mask);
     let result = (|| {
         let Created {
             dir,
@@ -1054,6 +1043,30 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
     })();
     let _ = old_mask.thread_set_mask();
     result
+}
+
+/// The signals a foreground `run` or `exec` handles: SIGCHLD, SIGWINCH and [`FORWARDED`].
+pub(crate) fn foreground_mask() -> nix::sys::signal::SigSet {
+    let mut mask = nix::sys::signal::SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.add(Signal::SIGWINCH);
+    for s in FORWARDED {
+        mask.add(*s);
+    }
+    mask
+}
+
+/// A signalfd for `mask` (blocked by the caller), close-on-exec and non-blocking: in a
+/// multi-threaded caller another thread may take the signal between poll(2) and read(2),
+/// which would then block for ever.
+pub(crate) fn foreground_signal_fd(
+    mask: &nix::sys::signal::SigSet,
+) -> Result<nix::sys::signalfd::SignalFd, ContainerError> {
+    nix::sys::signalfd::SignalFd::with_flags(
+        mask,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(|e| io("signalfd")(e.into()))
 }
 
 fn exit_code(ws: WaitStatus) -> Option<i32> {

@@ -34,7 +34,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::{json, Value};
 use tracing::{debug, warn};
 
-use crate::container::{io, state_json, wait_foreground, ContainerError, FORWARDED};
+use crate::container::{io, state_json, wait_foreground, ContainerError};
 use crate::init::{ConsoleTarget, Launch};
 use crate::namespaces;
 use crate::process::{set_role_name, Channel, ChannelError, ChildError, ToChild, ToParent};
@@ -554,14 +554,11 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, ContainerError> {
 
     // Signals for a foreground exec are blocked before the fork, so none is lost between the
     // process's start and the wait; the children reset their mask before execve.
-    let mut mask = nix::sys::signal::SigSet::empty();
-    if !opts.detach {
-        mask.add(Signal::SIGCHLD);
-        mask.add(Signal::SIGWINCH);
-        for s in FORWARDED {
-            mask.add(*s);
-        }
-    }
+    let mask = if opts.detach {
+        nix::sys::signal::SigSet::empty()
+    } else {
+        crate::container::foreground_mask()
+    };
     let old_mask = mask
         .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
         .map_err(|e| io("sigprocmask")(e.into()))?;
@@ -580,14 +577,7 @@ fn start_and_wait(
     let sfd = if opts.detach {
         None
     } else {
-        Some(
-            nix::sys::signalfd::SignalFd::with_flags(
-                mask,
-                nix::sys::signalfd::SfdFlags::SFD_CLOEXEC
-                    | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-            )
-            .map_err(|e| io("signalfd")(e.into()))?,
-        )
+        Some(crate::container::foreground_signal_fd(mask)?)
     };
     let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
     // Pure v2: born in the (sub-)cgroup. Elsewhere forked, then moved by a cgroup.procs write.
