@@ -32,6 +32,7 @@ pub mod notify;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod rootless;
 pub mod seccomp;
 pub mod spec;
 pub mod spec_default;

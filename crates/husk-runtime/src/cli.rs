@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "husk-runtime", version, about, long_about = None)]
 pub struct Cli {
-    /// Root directory for container state (one directory per container).
-    #[arg(long, global = true, default_value = "/run/husk")]
-    pub root: PathBuf,
+    /// Root directory for container state (one directory per container); default /run/husk,
+    /// or $XDG_RUNTIME_DIR/husk when rootless (euid not 0, or in a user namespace).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Write log messages to FILE (default: stderr).
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,

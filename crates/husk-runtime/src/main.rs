@@ -117,8 +117,12 @@ fn dispatch(cli: &Cli, listen_fds: u32) -> Result<u8, String> {
     if cli.systemd_cgroup {
         return Err("--systemd-cgroup: the systemd cgroup driver is not supported yet (and systemd is not running here); use the default cgroupfs driver".into());
     }
-    let root = cli.root.clone();
     let s = |e: container::ContainerError| e.to_string();
+    // `spec` needs no state root (a rootless user without XDG_RUNTIME_DIR may still write one).
+    let root = match &cli.command {
+        Command::Spec(_) => std::path::PathBuf::new(),
+        _ => husk_container::rootless::state_root(cli.root.clone()).map_err(|e| e.to_string())?,
+    };
     match &cli.command {
         Command::Spec(a) => {
             let bundle = a.bundle.clone().unwrap_or_else(|| ".".into());
