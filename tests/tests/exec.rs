@@ -429,7 +429,6 @@ fn a_terminal_is_made_in_the_container_and_sent_to_the_console_socket() {
 
 #[test]
 fn exec_t_in_the_foreground_proxies_the_terminal() {
-    use std::io::Read;
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
     running(&rt, &b);
@@ -443,18 +442,7 @@ fn exec_t_in_the_foreground_proxies_the_terminal() {
         .stderr(Stdio::from(pty.slave));
     let mut child = spawn(&mut cmd);
     drop(cmd);
-    let mut master = fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
+    let reader = husk_tests::console::read_all(pty.master);
     let st = wait_child(&mut child, Duration::from_secs(60), "exec -t in a pty");
     husk_tests::runtime::waited(&child);
     let out = reader.join().unwrap();

@@ -117,7 +117,6 @@ impl Drop for HostTmpfs {
 /// Runs `run` of `b` with the runtime's stdio on a new pty (a terminal test must not depend
 /// on the test runner having one); returns the pty output and the exit code.
 fn run_in_pty(rt: &Runtime, b: &Bundle) -> (String, Option<i32>) {
-    use std::io::Read;
     use std::process::Stdio;
     b.write();
     rt.adopt(&b.id);
@@ -129,18 +128,7 @@ fn run_in_pty(rt: &Runtime, b: &Bundle) -> (String, Option<i32>) {
         .stderr(Stdio::from(pty.slave));
     let mut child = husk_tests::runtime::spawn(&mut cmd);
     drop(cmd);
-    let mut master = fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
+    let reader = husk_tests::console::read_all(pty.master);
     let st = husk_tests::runtime::wait_child(
         &mut child,
         std::time::Duration::from_secs(60),

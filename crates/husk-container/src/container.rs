@@ -518,13 +518,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     if !born_in_cgroup {
         cgroup.add_process(inter.as_raw())?;
     }
-    if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
-        // The intermediate failed already: its reason is queued on the channel.
-        return Err(match parent_ch.recv::<ToParent>() {
-            Ok((ToParent::Failed(c), _)) => c.into(),
-            _ => e.into(),
-        });
-    }
+    send_proceed(&parent_ch)?;
 
     let mut pty_master = None;
     // linux.resources are applied once the init exists and has set the container up, before
@@ -614,6 +608,18 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         config,
         pty_master,
     })
+}
+
+/// Send [`ToChild::Proceed`] to an intermediate. When that fails, the intermediate failed
+/// already and its reason is queued on the channel: that reason is the error.
+pub(crate) fn send_proceed(ch: &Channel) -> Result<(), ContainerError> {
+    if let Err(e) = ch.send(&ToChild::Proceed, &[]) {
+        return Err(match ch.recv::<ToParent>() {
+            Ok((ToParent::Failed(c), _)) => c.into(),
+            _ => e.into(),
+        });
+    }
+    Ok(())
 }
 
 /// Fork, the child born in the cgroup v2 directory `dir` when given (clone3 with

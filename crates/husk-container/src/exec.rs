@@ -608,12 +608,7 @@ fn start_and_wait(
             join_cgroup(t, inter.as_raw(), ctx.init_pid)?;
         }
     }
-    if let Err(e) = parent_ch.send(&ToChild::Proceed, &[]) {
-        return Err(match parent_ch.recv::<ToParent>() {
-            Ok((ToParent::Failed(c), _)) => c.into(),
-            _ => e.into(),
-        });
-    }
+    crate::container::send_proceed(&parent_ch)?;
     let mut pid = None;
     let mut pty_master = None;
     let mut ready = false;
