@@ -105,6 +105,9 @@ pub enum ContainerError {
         /// The error.
         source: std::io::Error,
     },
+    /// What differs when rootless: the id maps written through newuidmap/newgidmap.
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// The sd_notify relay (NOTIFY_SOCKET).
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
@@ -342,6 +345,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         c.inheritable.as_deref(),
         c.permitted.as_deref(),
         c.ambient.as_deref(),
+        plan.in_userns(),
     );
     for w in cap_warnings {
         warn!("{w}");
@@ -414,7 +418,25 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     st.cgroup = Some(cgroup.clone());
     dir.write_state(&st)?;
     guard.cgroup = Some(cgroup.clone());
-    cgroup.make()?;
+    let cgroup = match cgroup.make() {
+        Ok(()) => Some(cgroup),
+        // Rootless (runc's rule): a cgroup the user may not create is no error unless the
+        // config asks for limits, which only a cgroup can hold.
+        Err(error) if crate::rootless::is_rootless() => {
+            if crate::rootless::asks_for_limits(resources, config.pids_limit) {
+                return Err(ContainerError::Config {
+                    field: "linux.resources",
+                    detail: crate::rootless::no_cgroup_for_limits(&error),
+                });
+            }
+            debug!("rootless: running without a cgroup of its own: {error}");
+            guard.cgroup = None;
+            st.cgroup = None;
+            dir.write_state(&st)?;
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
 
     let listener = UnixListener::bind(dir.start_socket())
         .map_err(io(format!("bind {}", dir.start_socket().display())))?;
@@ -440,7 +462,10 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             spec,
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
-            cgroup_mounts: cgroup.mounts(),
+            cgroup_mounts: cgroup
+                .as_ref()
+                .map(husk_cgroups::Cgroup::mounts)
+                .unwrap_or_default(),
             in_userns: plan.in_userns(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
@@ -460,8 +485,11 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     // On a pure cgroup v2 host the intermediate is born in the container's cgroup (clone3 with
     // CLONE_INTO_CGROUP, Linux 5.7): no migration, and not a moment outside it. Elsewhere, or
     // when the kernel refuses, it is forked and moved in by a cgroup.procs write below.
-    let cgroup_dir = match cgroup.unified_dir() {
-        Some(dir) if cgroup.kind() == husk_cgroups::LayoutKind::Unified => std::fs::File::open(dir)
+    let cgroup_dir = match cgroup
+        .as_ref()
+        .and_then(|c| Some((c.unified_dir()?, c.kind())))
+    {
+        Some((dir, husk_cgroups::LayoutKind::Unified)) => std::fs::File::open(dir)
             .map_err(|e| debug!("opening {} for CLONE_INTO_CGROUP: {e}", dir.display()))
             .ok(),
         _ => None,
@@ -515,7 +543,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             }
         }
     }
-    if !born_in_cgroup {
+    if let (false, Some(cgroup)) = (born_in_cgroup, &cgroup) {
         cgroup.add_process(inter.as_raw())?;
     }
     send_proceed(&parent_ch)?;
@@ -528,7 +556,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     // process of the container is.
     let mut resources_applied = false;
     let mut apply_resources = || -> Result<(), ContainerError> {
-        if !resources_applied {
+        if let (false, Some(cgroup)) = (resources_applied, &cgroup) {
             cgroup.apply(resources, config.pids_limit)?;
             resources_applied = true;
         }
