@@ -542,7 +542,14 @@ mod tests {
         let eff = names(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
         let inh = names(&["CAP_NET_BIND_SERVICE", "CAP_KILL"]);
         let amb = names(&["CAP_NET_BIND_SERVICE"]);
-        let (r, _) = resolve(Some(&bnd), Some(&eff), Some(&inh), Some(&prm), Some(&amb), false);
+        let (r, _) = resolve(
+            Some(&bnd),
+            Some(&eff),
+            Some(&inh),
+            Some(&prm),
+            Some(&amb),
+            false,
+        );
         drop_bounding(&r).unwrap();
         if switch_user {
             let id = nix::unistd::Uid::from_raw(1000);

@@ -863,7 +863,8 @@ pub fn parse_signal(s: &str) -> Result<Option<Signal>, ContainerError> {
 
 /// `kill ID SIGNAL [--all]`, as runc 1.1 does it: the init of a created, running or paused
 /// container gets the signal; with `--all` every process of the cgroup does, also those left
-/// in a stopped container's cgroup (without a pid namespace children can outlive the init).
+/// in a stopped container's cgroup (without a pid namespace children can outlive the init);
+/// a rootless container without a cgroup signals its init's pid namespace instead.
 /// A paused container stays frozen (the signal is delivered at `resume`), except for SIGKILL,
 /// after which it is thawed so the processes die.
 ///
@@ -889,6 +890,19 @@ pub fn kill_container(
             }
             return Ok(());
         }
+    }
+    if let (true, Some(sig), None, Some(init), true) =
+        (all, signal, &st.cgroup, st.init, status.can_kill())
+    {
+        // Rootless without a cgroup: every process of the init's pid namespace (the init, then
+        // the others, so none is missed while the init reaps them).
+        for pid in crate::cgroup_verbs::pid_ns_members(init.pid) {
+            match kill(Pid::from_raw(pid), sig) {
+                Ok(()) | Err(nix::Error::ESRCH) => {}
+                Err(e) => return Err(io(format!("kill {pid}"))(e.into())),
+            }
+        }
+        return Ok(());
     }
     if !status.can_kill() {
         return Err(ContainerError::WrongStatus {
