@@ -114,6 +114,10 @@ pub enum ContainerError {
     /// The container process did not stop in time.
     #[error("container \"{0}\" did not stop within 10 s of SIGKILL")]
     StuckProcess(String),
+    /// The step the caller of [`run_with`] takes between create and start failed (e.g. the
+    /// front end's network helper); its own error.
+    #[error(transparent)]
+    BeforeStart(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl ContainerError {
@@ -154,6 +158,12 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// `--preserve-fds N`: the N fds after the listen fds also reach the program.
     pub preserve_fds: u32,
+    /// Keep fds of the container's network namespace (and of its user namespace, when it has
+    /// one of its own) in [`Created::namespaces`], for a caller that connects the container's
+    /// network between create and start (`husk run --network pasta`). They come from the
+    /// intermediate itself: the waiting init is not dumpable, so a runtime without
+    /// CAP_SYS_PTRACE could not open its /proc/PID/ns files.
+    pub namespace_fds: bool,
 }
 
 /// A created container whose state directory the caller still holds locked.
@@ -164,6 +174,7 @@ pub struct Created {
     config: Config,
     /// The pty master, when a foreground `run` asked for the terminal.
     pub pty_master: Option<OwnedFd>,
+    namespaces: Option<NamespaceFds>,
 }
 
 impl Created {
@@ -171,6 +182,20 @@ impl Created {
     pub fn pid(&self) -> i32 {
         self.state.init.map(|i| i.pid).unwrap_or(0)
     }
+
+    /// The container's namespaces, when [`CreateOptions::namespace_fds`] asked for them.
+    pub fn namespaces(&self) -> Option<&NamespaceFds> {
+        self.namespaces.as_ref()
+    }
+}
+
+/// Open fds of a created container's namespaces (see [`CreateOptions::namespace_fds`]).
+#[derive(Debug)]
+pub struct NamespaceFds {
+    /// Its network namespace.
+    pub net: OwnedFd,
+    /// Its user namespace; `None` when the container runs in the runtime's own.
+    pub user: Option<OwnedFd>,
 }
 
 /// runc's `owner` column of `list`: the name of the user owning the state directory (its uid
@@ -479,6 +504,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         no_new_keyring: opts.no_new_keyring,
         hooks_sync,
         keep_fds: opts.listen_fds + opts.preserve_fds,
+        send_namespaces: opts.namespace_fds,
     };
     let lock_fd = guard.dir.as_ref().expect("held").lock_fd();
     let (mut parent_ch, child_ch) = Channel::pair().map_err(io("socketpair"))?;
@@ -530,6 +556,25 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             }
         }
     }
+    let mut namespaces = None;
+    if opts.namespace_fds {
+        match parent_ch.recv::<ToParent>()? {
+            (ToParent::Namespaces, fds) => {
+                let mut fds = fds.into_iter();
+                let net = fds.next().ok_or_else(|| {
+                    ChannelError::Protocol("intermediate", "Namespaces without fds".into())
+                })?;
+                namespaces = Some(NamespaceFds {
+                    net,
+                    user: fds.next(),
+                });
+            }
+            (ToParent::Failed(e), _) => return Err(e.into()),
+            (other, _) => {
+                return Err(ChannelError::Protocol("intermediate", format!("{other:?}")).into())
+            }
+        }
+    }
     if !net_devices.is_empty() {
         // The intermediate is in the container's network namespace: bring the interfaces in
         // before it writes the sysctls (which may name them) and long before `start`.
@@ -565,7 +610,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     loop {
         let (msg, mut fds) = parent_ch.recv::<ToParent>()?;
         match msg {
-            ToParent::IdMapRequest | ToParent::NetNsReady => {
+            ToParent::IdMapRequest | ToParent::NetNsReady | ToParent::Namespaces => {
                 return Err(
                     ChannelError::Protocol("intermediate", format!("{msg:?} out of turn")).into(),
                 )
@@ -635,6 +680,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         state: st,
         config,
         pty_master,
+        namespaces,
     })
 }
 
@@ -1037,6 +1083,23 @@ pub(crate) const FORWARDED: &[Signal] = &[
 /// # Errors
 /// Any error of create or start (then nothing is left behind).
 pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
+    run_with(opts, |_| Ok(()))
+}
+
+/// [`run`] with a step of the caller between create and start: `before_start` gets the created
+/// container (its init waits for `start`; [`Created::namespaces`] when
+/// [`CreateOptions::namespace_fds`] is set) and returns something the container's life depends
+/// on, such as a network helper attached to its network namespace (`husk run --network pasta`).
+/// That value is dropped once the container is gone (deleted), or at once when the step fails,
+/// which deletes the container (its error is [`ContainerError::BeforeStart`]). Signals sent
+/// meanwhile reach the program once it starts.
+///
+/// # Errors
+/// Any error of create, `before_start` or start (then nothing is left behind).
+pub fn run_with<G>(
+    opts: &CreateOptions,
+    before_start: impl FnOnce(&Created) -> Result<G, ContainerError>,
+) -> Result<i32, ContainerError> {
     let created = create(opts, true)?;
     let pid = Pid::from_raw(created.pid());
     // Block the signals we handle before the program starts, so none is lost; the init was
@@ -1047,19 +1110,27 @@ pub fn run(opts: &CreateOptions) -> Result<i32, ContainerError> {
         .map_err(|e| io("sigprocmask")(e.into()))?;
     let sfd = foreground_signal_fd(&mask);
     let result = (|| {
+        let fail = |created: Created, e: ContainerError| {
+            let _ = destroy(created.dir, created.state, &created.config);
+            Err(e)
+        };
+        let sfd = match sfd {
+            Ok(sfd) => sfd,
+            Err(e) => return fail(created, e),
+        };
+        // Dropped when this closure returns: after the container is deleted.
+        let _attached = match before_start(&created) {
+            Ok(g) => g,
+            Err(e) => return fail(created, e),
+        };
         let Created {
             dir,
             mut state,
             config,
             pty_master,
+            namespaces,
         } = created;
-        let sfd = match sfd {
-            Ok(sfd) => sfd,
-            Err(e) => {
-                let _ = destroy(dir, state, &config);
-                return Err(e);
-            }
-        };
+        drop(namespaces);
         let raw = pty_master
             .as_ref()
             .and_then(|_| crate::tty::RawMode::enter());

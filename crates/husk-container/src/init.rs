@@ -63,6 +63,9 @@ pub struct ChildContext<'a> {
     pub hooks_sync: bool,
     /// How many fds from 3 up the program inherits (LISTEN_FDS, then `--preserve-fds`).
     pub keep_fds: u32,
+    /// Send the parent fds of the container's network and user namespaces
+    /// ([`ToParent::Namespaces`]).
+    pub send_namespaces: bool,
 }
 
 fn fail(ch: &Channel, e: ChildError) -> ! {
@@ -118,6 +121,9 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
             // known-differences list: runc leaves it down).
             husk_sys::set_link_up("lo").map_err(|e| ChildError::setup("bring up lo", None, e))?;
         }
+        if ctx.send_namespaces {
+            send_namespaces(ctx.plan.in_userns(), &ch)?;
+        }
         let net_devices = ctx
             .spec
             .linux()
@@ -155,6 +161,22 @@ pub fn intermediate(ctx: &ChildContext<'_>, ch: Channel) -> ! {
         fail(&ch, ChildError::setup("prctl(PR_SET_DUMPABLE, 0)", None, e));
     }
     fork_sibling(ch, "the init", |ch| init(ctx, ch))
+}
+
+/// In the intermediate, in every namespace of the container: send the parent fds of its
+/// network namespace and (`userns`) its user namespace, opened through its own /proc/self,
+/// which it may always open.
+fn send_namespaces(userns: bool, ch: &Channel) -> Result<(), ChildError> {
+    let open = |kind: &str| {
+        let path = format!("/proc/self/ns/{kind}");
+        std::fs::File::open(&path).map_err(|e| ChildError::setup("open", Some(&path), e))
+    };
+    let net = open("net")?;
+    let user = if userns { Some(open("user")?) } else { None };
+    let mut fds = vec![net.as_fd()];
+    fds.extend(user.as_ref().map(|u| u.as_fd()));
+    ch.send(&ToParent::Namespaces, &fds)
+        .map_err(|e| ChildError::Module(e.to_string()))
 }
 
 /// In an intermediate: fork `child` with CLONE_PARENT (so it is the runtime's child), report

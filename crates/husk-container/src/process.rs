@@ -31,6 +31,10 @@ pub enum ToParent {
     /// config has `linux.netDevices`: move them in now, before sysctls naming them are written,
     /// then answer [`ToChild::Proceed`].
     NetNsReady,
+    /// The intermediate made (or joined) the container's namespaces and the runtime asked for
+    /// them (`CreateOptions::namespace_fds`): fds of its network namespace and, when the
+    /// container has one, its user namespace are attached, in that order.
+    Namespaces,
     /// The intermediate forked the init; its pid in the parent's pid namespace.
     InitPid(i32),
     /// The init has prepared the rootfs mounts: run createRuntime (and prestart) hooks, then

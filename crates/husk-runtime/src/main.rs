@@ -338,6 +338,7 @@ fn create_options(
         console_socket: a.console_socket.clone(),
         listen_fds,
         preserve_fds: a.preserve_fds,
+        namespace_fds: false,
     }
 }
 

@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 pub mod bpf;
 pub mod mount;
 pub mod seccomp;
+pub mod spawn;
 pub mod task;
 
 /// What a process-creating call returned, in the process that sees it.
