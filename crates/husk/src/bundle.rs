@@ -98,7 +98,7 @@ pub struct BundleConfig {
     pub gid: u32,
     /// `process.terminal` (-t).
     pub terminal: bool,
-    /// --network: `none` adds a network namespace, `host` does not.
+    /// --network: every mode but `host` adds a network namespace.
     pub network: NetworkMode,
     /// `root.readonly` (--read-only).
     pub readonly_root: bool,
@@ -197,8 +197,9 @@ pub fn default_mounts() -> Vec<Mount> {
 /// The config.json for `c`.
 pub fn config(c: &BundleConfig) -> Value {
     let mut namespaces = vec![json!({"type": "pid"})];
-    if c.network == NetworkMode::None {
-        // A new network namespace has only loopback; the runtime brings it up.
+    if c.network != NetworkMode::Host {
+        // A new network namespace has only loopback; the runtime brings it up (a network
+        // helper adds an interface before the program starts).
         namespaces.push(json!({"type": "network"}));
     }
     namespaces.extend([

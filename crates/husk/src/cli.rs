@@ -20,6 +20,7 @@ Examples:
   husk run ./alpine-minirootfs.tar.gz    a tarball, unpacked once into a cache
   husk run -e FOO=bar -w /tmp -u 1000:1000 host id
   husk run -v ./data:/data:ro --name web --network host ./rootfs /bin/httpd -f
+  husk run --network slirp4netns -p 8080:80 ./rootfs httpd -f -p 80
   husk run -m 512m --cpus 1.5 --pids-limit 100 ./rootfs sh
   husk run --device /dev/fuse --device /dev/sdb:/dev/xvdb:r ./rootfs sh
   husk run --cap-add SYS_PTRACE --security-opt no-new-privileges ./rootfs sh
@@ -74,6 +75,12 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace (no isolation of the network).
     Host,
+    /// A new network namespace connected by pasta (Debian `passt`): outbound connectivity as
+    /// the user running husk, -p ports forwarded from the host.
+    Pasta,
+    /// A new network namespace connected by slirp4netns: outbound connectivity as the user
+    /// running husk, -p ports forwarded from the host.
+    Slirp4netns,
 }
 
 /// Options and operands of `husk run`.
@@ -148,9 +155,16 @@ pub struct RunArgs {
     /// Podman), seccomp=unconfined, or seccomp=FILE (a profile in the Docker/Podman format).
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
-    /// The network: `none` (loopback only, the default) or `host`.
+    /// The network: `none` (loopback only, the default), `host`, or `pasta` / `slirp4netns`
+    /// (a user-mode network with outbound connectivity; the host's loopback is reachable at
+    /// the gateway address, 10.0.2.2 with slirp4netns).
     #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
     pub network: NetworkMode,
+    /// Publish a container port on the host (with --network pasta or slirp4netns):
+    /// [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]; HOSTIP defaults to 127.0.0.1 (Docker's is
+    /// 0.0.0.0), an IPv6 one goes in brackets.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOSTPORT:PORT")]
+    pub publish: Vec<String>,
     /// Keep stdin open (without it the container's stdin is /dev/null).
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -233,6 +247,21 @@ mod tests {
             NetworkMode::Host
         );
         assert!(parse(&["run", "--network", "bridge", "host"]).is_err());
+        let r = run_args(&[
+            "run",
+            "--network",
+            "slirp4netns",
+            "-p",
+            "8080:80",
+            "--publish=127.0.0.1:53:53/udp",
+            "host",
+        ]);
+        assert_eq!(r.network, NetworkMode::Slirp4netns);
+        assert_eq!(r.publish, ["8080:80", "127.0.0.1:53:53/udp"]);
+        assert_eq!(
+            run_args(&["run", "--network=pasta", "host"]).network,
+            NetworkMode::Pasta
+        );
     }
 
     #[test]

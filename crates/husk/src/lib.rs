@@ -5,7 +5,7 @@
 //! Modules, one concern each: [`cli`] (arguments), [`source`] (the SOURCE grammar), [`unpack`]
 //! (tarballs and their cache), [`overlay`] (the per-container overlay), [`hostroot`] (the `host`
 //! source), [`bundle`] (config.json), [`volume`], [`user`], [`envvars`], [`name`],
-//! [`resources`] (option parsing), [`security`] (capabilities, seccomp, no_new_privs;
+//! [`resources`] (option parsing), [`network`] (--network, -p and the pasta/slirp4netns helpers), [`security`] (capabilities, seccomp, no_new_privs;
 //! the default profile in [`seccomp_profile`]), [`record`] (husk's record of each container and the data
 //! root's layout), [`run`] (the verb and the monitor role). main.rs only parses, dispatches
 //! and maps errors to exit statuses.
@@ -18,6 +18,7 @@ pub mod cli;
 pub mod envvars;
 pub mod hostroot;
 pub mod name;
+pub mod network;
 pub mod overlay;
 pub mod record;
 pub mod resources;

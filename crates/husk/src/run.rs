@@ -19,6 +19,7 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::envvars::{self, EnvError};
 use crate::hostroot::{self, HostRootError};
 use crate::name::{self, NameError};
+use crate::network::{NetworkError, NetworkPlan};
 use crate::overlay::{OverlayError, OverlayMount};
 use crate::record::{
     now_rfc3339, ContainerDir, DataRoot, Record, RecordError, RecordSource, RecordStatus,
@@ -87,6 +88,18 @@ pub enum RunError {
     /// --cap-add, --cap-drop, --privileged, --security-opt.
     #[error(transparent)]
     Security(#[from] SecurityError),
+    /// --network, -p (a helper's failure after create comes as [`RunError::Container`]).
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// The container's /etc/resolv.conf (--network pasta, slirp4netns).
+    #[error("writing {}: {source}", path.display())]
+    ResolvConf {
+        /// The file in the container's directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// config.json.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -168,6 +181,8 @@ pub struct Plan {
     pub resources: Resources,
     /// Capabilities, seccomp filter, noNewPrivileges, --privileged.
     pub security: Security,
+    /// --network and -p.
+    pub network: NetworkPlan,
 }
 
 impl Plan {
@@ -210,6 +225,11 @@ impl Plan {
             security_opt: &args.security_opt,
         })?;
         let source = source::from_word(&args.source)?;
+        let network = NetworkPlan::new(
+            args.network,
+            &args.publish,
+            std::env::var("PATH").ok().as_deref(),
+        )?;
         Ok(Self {
             name,
             hostname,
@@ -220,6 +240,7 @@ impl Plan {
             source,
             resources,
             security,
+            network,
         })
     }
 }
@@ -297,6 +318,22 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
             (None, mounts, rootfs.clone())
         }
     };
+    if let Some(text) = plan
+        .network
+        .resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+    {
+        let path = paths.dir.join("resolv.conf");
+        std::fs::write(&path, text).map_err(|source| RunError::ResolvConf {
+            path: path.clone(),
+            source,
+        })?;
+        mounts.push(bundle::bind_mount(
+            &path,
+            "/etc/resolv.conf",
+            false,
+            &["nosuid", "nodev", "noexec"],
+        ));
+    }
     mounts.extend(plan.volumes.iter().map(volume::Volume::to_mount));
     let (uid, gid) = match &args.user {
         Some(text) => user::resolve(text, &user::parse(text)?, &etc_root)?,
@@ -346,7 +383,13 @@ fn become_monitor(interactive: bool) -> Result<(), RunError> {
 }
 
 /// Hands the prepared bundle to the runtime as the monitor and returns the command's exit status.
-fn monitor(p: &mut Prepared, args: &RunArgs, state_root: &Path) -> Result<i32, RunError> {
+/// A network helper (`net`) attaches between create and start and is gone when this returns.
+fn monitor(
+    p: &mut Prepared,
+    args: &RunArgs,
+    net: &NetworkPlan,
+    state_root: &Path,
+) -> Result<i32, RunError> {
     become_monitor(args.interactive)?;
     p.record.status = RecordStatus::Running;
     p.record.started = Some(now_rfc3339());
@@ -355,9 +398,14 @@ fn monitor(p: &mut Prepared, args: &RunArgs, state_root: &Path) -> Result<i32, R
         root: state_root.to_owned(),
         id: p.record.id.clone(),
         bundle: p.bundle.clone(),
+        namespace_fds: net.needs_helper(),
         ..Default::default()
     };
-    container::run(&opts).map_err(|source| RunError::Container {
+    container::run_with(&opts, |created| {
+        net.attach(created.namespaces())
+            .map_err(|e| ContainerError::BeforeStart(Box::new(e)))
+    })
+    .map_err(|source| RunError::Container {
         id: p.record.id.clone(),
         source: Box::new(source),
     })
@@ -416,7 +464,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<i32, RunError> {
     let data = DataRoot::new(&global.data_root);
     reclaim_stale(&data, &plan.name, &global.root);
     let mut prepared = prepare(&plan, args, &data)?;
-    let result = monitor(&mut prepared, args, &global.root);
+    let result = monitor(&mut prepared, args, &plan.network, &global.root);
     let record_path = prepared.dir.paths().record();
     let Prepared {
         overlay,
