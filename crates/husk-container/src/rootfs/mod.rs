@@ -12,6 +12,7 @@
 //! - [`mount`]: one `mounts` entry, `cgroup` mounts, the /proc rules.
 //! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist.
 //! - [`copyup`]: the `tmpcopyup` option.
+//! - [`overlay`]: husk's `org.husk.rootfs.overlay` annotation (the rootfs as an overlay).
 //! - [`devices`]: `linux.devices`, the default devices, /dev symlinks.
 //! - [`paths`]: `linux.maskedPaths`, `linux.readonlyPaths`.
 //! - [`pivot`]: pivot_root or MS_MOVE + chroot.
@@ -21,6 +22,7 @@ pub mod devices;
 pub mod idmap;
 pub mod mount;
 pub mod options;
+pub mod overlay;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
@@ -118,15 +120,28 @@ pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), Child
         let at = r.rootfs.to_string_lossy().into_owned();
         move |e: std::io::Error| ChildError::setup(step, Some(&at), e)
     };
-    let self_bind = sysmount::clone_tree(None, &r.rootfs, true, false)
-        .map_err(rootfs_err("bind the rootfs onto itself"))?;
+    // husk's overlay annotation: the overlay is the rootfs mount, made here in the container's
+    // mount (and user) namespace; otherwise the rootfs is bound onto itself.
+    let overlay = overlay::from_spec(r.spec).map_err(|detail| ChildError::Config {
+        field: format!("annotations.\"{}\"", overlay::ANNOTATION),
+        detail,
+    })?;
+    let self_bind = match &overlay {
+        Some(layers) => overlay::mount(layers, r.in_userns, &r.rootfs)?,
+        None => sysmount::clone_tree(None, &r.rootfs, true, false)
+            .map_err(rootfs_err("bind the rootfs onto itself"))?,
+    };
     let spot = husk_sys::open_in_root(
         std::fs::File::open("/").map_err(|e| ChildError::setup("open /", None, e))?,
         &r.rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY,
     )
     .map_err(rootfs_err("open the rootfs"))?;
-    sysmount::attach(&self_bind, &spot).map_err(rootfs_err("bind the rootfs onto itself"))?;
+    sysmount::attach(&self_bind, &spot).map_err(rootfs_err(if overlay.is_some() {
+        "attach the overlay at"
+    } else {
+        "bind the rootfs onto itself"
+    }))?;
     sysmount::mount_setattr(
         &self_bind,
         false,
