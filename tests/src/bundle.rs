@@ -179,12 +179,23 @@ impl Bundle {
     /// `args` in the cached busybox rootfs (read-only), with a tmpfs on /tmp; the bundle dir is
     /// 0755 so the user can read it. Run it with [`crate::Runtime::rootless`].
     pub fn rootless_busybox(args: &[&str]) -> Bundle {
+        Bundle::rootless_with_rootfs(rootfs::busybox(), args)
+    }
+
+    /// Like [`Bundle::rootless_busybox`] in the cached Debian minbase rootfs.
+    pub fn rootless_minbase(args: &[&str]) -> Bundle {
+        Bundle::rootless_with_rootfs(rootfs::minbase(), args)
+    }
+
+    /// A rootless bundle (see [`Bundle::rootless_busybox`]) running `args` in `rootfs`
+    /// (read-only), with a tmpfs on /tmp.
+    pub fn rootless_with_rootfs(rootfs: &Path, args: &[&str]) -> Bundle {
         let dir = tempfile::Builder::new()
             .prefix("husk-bundle-")
             .tempdir()
             .unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let mut b = Bundle::in_dir(dir, rootfs::busybox().to_path_buf(), args);
+        let mut b = Bundle::in_dir(dir, rootfs.to_path_buf(), args);
         to_rootless(&mut b.config, rootless::user());
         b.mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]);
         b
