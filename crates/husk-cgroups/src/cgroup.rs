@@ -95,6 +95,9 @@ pub struct CgroupMount {
 pub struct Cgroup {
     kind: LayoutKind,
     dirs: Vec<CgroupDir>,
+    /// Device rules are not applied (a rootless runtime: see [`Cgroup::without_device_rules`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_device_rules: bool,
 }
 
 impl Cgroup {
@@ -155,6 +158,7 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         let path = CgroupsPath::parse(cgroups_path, id)?;
         let mut cgroup = Cgroup {
+            no_device_rules: false,
             kind: layout.kind(),
             dirs: Vec::with_capacity(layout.hierarchies().len()),
         };
@@ -398,8 +402,23 @@ impl Cgroup {
         Ok(())
     }
 
+    /// This cgroup without device rules: [`Cgroup::apply`] and [`Cgroup::update`] leave the
+    /// devices controller alone. For a rootless runtime, which may not load a
+    /// BPF_CGROUP_DEVICE program (it needs CAP_BPF or CAP_SYS_ADMIN in the host's user
+    /// namespace) nor write a delegated v1 devices.deny, and whose containers cannot make device
+    /// nodes anyway (their devices are bind mounts of the host's, guarded by the host's
+    /// permissions). runc does the same for rootless containers.
+    pub fn without_device_rules(mut self) -> Self {
+        self.no_device_rules = true;
+        self
+    }
+
     /// The device rules: deny-all, the container's rules, the default allow list.
     fn apply_devices(&self, spec: &LinuxResources) -> Result<(), CgroupError> {
+        if self.no_device_rules {
+            tracing::debug!("device rules skipped: the cgroup is a rootless container's");
+            return Ok(());
+        }
         let rules = match spec.devices() {
             Some(devices) => rules_from_spec(devices)?,
             None => Vec::new(),

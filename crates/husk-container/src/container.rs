@@ -407,7 +407,8 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     dir.write_state(&st)?;
     // Recorded before it is made: a create killed in between leaves nothing delete --force
     // does not know of.
-    let cgroup = husk_cgroups::Cgroup::plan(
+    let rootless = crate::rootless::is_rootless();
+    let mut cgroup = husk_cgroups::Cgroup::plan(
         &layout,
         linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -415,6 +416,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .as_deref(),
         &opts.id,
     )?;
+    if rootless {
+        cgroup = cgroup.without_device_rules();
+    }
     st.cgroup = Some(cgroup.clone());
     dir.write_state(&st)?;
     guard.cgroup = Some(cgroup.clone());
@@ -422,7 +426,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         Ok(()) => Some(cgroup),
         // Rootless (runc's rule): a cgroup the user may not create is no error unless the
         // config asks for limits, which only a cgroup can hold.
-        Err(error) if crate::rootless::is_rootless() => {
+        Err(error) if rootless => {
             if crate::rootless::asks_for_limits(resources, config.pids_limit) {
                 return Err(ContainerError::Config {
                     field: "linux.resources",
