@@ -178,6 +178,47 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// The cgroups this process is in (its own, from /proc/self/cgroup), as a `Cgroup` that
+    /// made no directory ([`Cgroup::destroy`] removes nothing) and applies no device rules.
+    /// What a rootless container without a cgroup of its own sees at /sys/fs/cgroup: the
+    /// cgroups it inherited from the runtime ([`Cgroup::mounts`]).
+    ///
+    /// # Errors
+    /// The runtime's own cgroup lies outside the mounted part of a hierarchy.
+    pub fn current(layout: &Layout) -> Result<Cgroup, CgroupError> {
+        let mut cgroup = Cgroup {
+            no_device_rules: true,
+            kind: layout.kind(),
+            dirs: Vec::with_capacity(layout.hierarchies().len()),
+        };
+        for hierarchy in layout.hierarchies() {
+            // The own cgroup may be the hierarchy's root, which `place` (strictly below) refuses.
+            let own = Path::new(&hierarchy.own_cgroup);
+            let below = own
+                .strip_prefix(&hierarchy.mount_root)
+                .ok()
+                .filter(|b| {
+                    b.components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+                })
+                .ok_or_else(|| CgroupError::OwnCgroupOutsideMount {
+                    mount_point: hierarchy.mount_point.clone(),
+                    mount_root: hierarchy.mount_root.clone(),
+                    own: hierarchy.own_cgroup.clone(),
+                })?;
+            cgroup.dirs.push(CgroupDir {
+                version: hierarchy.version,
+                controllers: hierarchy.controllers.clone(),
+                name: hierarchy.name.clone(),
+                mount_point: hierarchy.mount_point.clone(),
+                cgroup_path: hierarchy.own_cgroup.clone(),
+                path: hierarchy.mount_point.join(below),
+                created: Vec::new(),
+            });
+        }
+        Ok(cgroup)
+    }
+
     /// The second step of [`Cgroup::create`]: make the directories [`Cgroup::plan`] found
     /// missing (cpuset ones get their parent's cpus and mems). On failure, what was made is
     /// removed again.

@@ -441,6 +441,12 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         }
         Err(error) => return Err(error.into()),
     };
+    // Without a cgroup of its own, the container's /sys/fs/cgroup shows the cgroups it
+    // inherits from the runtime (as runc's does).
+    let cgroup_mounts = match &cgroup {
+        Some(c) => c.mounts(),
+        None => husk_cgroups::Cgroup::current(&layout)?.mounts(),
+    };
 
     let listener = UnixListener::bind(dir.start_socket())
         .map_err(io(format!("bind {}", dir.start_socket().display())))?;
@@ -466,10 +472,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             spec,
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
-            cgroup_mounts: cgroup
-                .as_ref()
-                .map(husk_cgroups::Cgroup::mounts)
-                .unwrap_or_default(),
+            cgroup_mounts,
             in_userns: plan.in_userns(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
