@@ -123,17 +123,25 @@ impl Grantable {
 ///   outside `permitted` or `inheritable`.
 ///
 /// Runs in the parent, before fork: it reads this process's bounding and permitted sets, which
-/// the init inherits. (In a new user namespace the kernel gives the init a full bounding set in
-/// that namespace, so this is stricter than needed there; it is never looser.)
+/// the init inherits. With `user_namespace` (the container has a user namespace of its own, new
+/// or joined) the init holds every capability of its bounding set in that namespace
+/// (`man 7 user_namespaces`, "Capabilities"), so the runtime's permitted set does not limit the
+/// container's: a rootless runtime, whose permitted set is empty, still grants them there. The
+/// bounding set is inherited across the namespace change and limits both cases.
 pub fn resolve(
     bounding: Option<&[String]>,
     effective: Option<&[String]>,
     inheritable: Option<&[String]>,
     permitted: Option<&[String]>,
     ambient: Option<&[String]>,
+    user_namespace: bool,
 ) -> (ResolvedCapabilities, Vec<String>) {
+    let mut grantable = Grantable::of_this_process();
+    if user_namespace {
+        grantable.permitted = grantable.bounding.clone();
+    }
     resolve_against(
-        &Grantable::of_this_process(),
+        &grantable,
         bounding,
         effective,
         inheritable,
@@ -485,7 +493,7 @@ mod tests {
         // On this project's machines CAP_SYS_RESOURCE is not in the bounding set: resolve()
         // must leave it out with a warning. Whatever this process has is what it can grant.
         let wanted = names(&["CAP_SYS_RESOURCE", "CAP_CHOWN"]);
-        let (r, w) = resolve(Some(&wanted), None, None, Some(&wanted), None);
+        let (r, w) = resolve(Some(&wanted), None, None, Some(&wanted), None, false);
         let own_bnd = caps::read(None, CapSet::Bounding).unwrap();
         let own_prm = caps::read(None, CapSet::Permitted).unwrap();
         let mut warnings = 0;
@@ -534,7 +542,14 @@ mod tests {
         let eff = names(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
         let inh = names(&["CAP_NET_BIND_SERVICE", "CAP_KILL"]);
         let amb = names(&["CAP_NET_BIND_SERVICE"]);
-        let (r, _) = resolve(Some(&bnd), Some(&eff), Some(&inh), Some(&prm), Some(&amb));
+        let (r, _) = resolve(
+            Some(&bnd),
+            Some(&eff),
+            Some(&inh),
+            Some(&prm),
+            Some(&amb),
+            false,
+        );
         drop_bounding(&r).unwrap();
         if switch_user {
             let id = nix::unistd::Uid::from_raw(1000);

@@ -53,7 +53,8 @@ fn cgroup_for<'a>(
         verb,
         id: state.id.clone(),
         status,
-        hint: "; it has no cgroup yet",
+        hint: "; it has no cgroup (it was created rootless by a user who may not make one: \
+               give the user a delegated cgroup v2 subtree and set linux.cgroupsPath in it)",
     })
 }
 
@@ -95,16 +96,41 @@ pub fn resume(root: &Path, id: &str) -> Result<(), ContainerError> {
 
 /// `ps ID`: the pids (in the runtime's pid namespace) of every process in the container's
 /// cgroup, sorted; empty for a container whose processes are gone (runc prints no rows then,
-/// whatever the status).
+/// whatever the status). A rootless container without a cgroup lists the processes of its
+/// init's pid namespace (the init alone when it shares the runtime's).
 ///
 /// # Errors
 /// An unknown container; the cgroup cannot be read.
 pub fn processes(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
     let (_dir, state) = open(root, id)?;
-    match &state.cgroup {
-        Some(cgroup) => Ok(cgroup.procs()?),
-        None => Ok(Vec::new()),
+    match (&state.cgroup, state.init) {
+        (Some(cgroup), _) => Ok(cgroup.procs()?),
+        (None, Some(init)) if state.live_status() != Status::Stopped => {
+            Ok(pid_ns_members(init.pid))
+        }
+        (None, _) => Ok(Vec::new()),
     }
+}
+
+/// The processes of a container without a cgroup (rootless): those in the pid namespace of its
+/// init when that is not the runtime's own, else the init alone. Sorted.
+pub(crate) fn pid_ns_members(init: i32) -> Vec<i32> {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(init_ns) = ns(&init.to_string()) else {
+        return Vec::new();
+    };
+    if ns("self").as_ref() == Some(&init_ns) {
+        return vec![init];
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&init_ns))
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// `ps ID [PS_OPTIONS]` in table form, as runc does it: the host's `ps` with the options

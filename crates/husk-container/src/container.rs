@@ -105,6 +105,9 @@ pub enum ContainerError {
         /// The error.
         source: std::io::Error,
     },
+    /// What differs when rootless: the id maps written through newuidmap/newgidmap.
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// The sd_notify relay (NOTIFY_SOCKET).
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
@@ -342,6 +345,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         c.inheritable.as_deref(),
         c.permitted.as_deref(),
         c.ambient.as_deref(),
+        plan.in_userns(),
     );
     for w in cap_warnings {
         warn!("{w}");
@@ -403,7 +407,8 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     dir.write_state(&st)?;
     // Recorded before it is made: a create killed in between leaves nothing delete --force
     // does not know of.
-    let cgroup = husk_cgroups::Cgroup::plan(
+    let rootless = crate::rootless::is_rootless();
+    let mut cgroup = husk_cgroups::Cgroup::plan(
         &layout,
         linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -411,10 +416,37 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .as_deref(),
         &opts.id,
     )?;
+    if rootless {
+        cgroup = cgroup.without_device_rules();
+    }
     st.cgroup = Some(cgroup.clone());
     dir.write_state(&st)?;
     guard.cgroup = Some(cgroup.clone());
-    cgroup.make()?;
+    let cgroup = match cgroup.make() {
+        Ok(()) => Some(cgroup),
+        // Rootless (runc's rule): a cgroup the user may not create is no error unless the
+        // config asks for limits, which only a cgroup can hold.
+        Err(error) if rootless => {
+            if crate::rootless::asks_for_limits(resources, config.pids_limit) {
+                return Err(ContainerError::Config {
+                    field: "linux.resources",
+                    detail: crate::rootless::no_cgroup_for_limits(&error),
+                });
+            }
+            debug!("rootless: running without a cgroup of its own: {error}");
+            guard.cgroup = None;
+            st.cgroup = None;
+            dir.write_state(&st)?;
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // Without a cgroup of its own, the container's /sys/fs/cgroup shows the cgroups it
+    // inherits from the runtime (as runc's does).
+    let cgroup_mounts = match &cgroup {
+        Some(c) => c.mounts(),
+        None => husk_cgroups::Cgroup::current(&layout)?.mounts(),
+    };
 
     let listener = UnixListener::bind(dir.start_socket())
         .map_err(io(format!("bind {}", dir.start_socket().display())))?;
@@ -440,7 +472,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             spec,
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
-            cgroup_mounts: cgroup.mounts(),
+            cgroup_mounts,
             in_userns: plan.in_userns(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
@@ -460,8 +492,11 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     // On a pure cgroup v2 host the intermediate is born in the container's cgroup (clone3 with
     // CLONE_INTO_CGROUP, Linux 5.7): no migration, and not a moment outside it. Elsewhere, or
     // when the kernel refuses, it is forked and moved in by a cgroup.procs write below.
-    let cgroup_dir = match cgroup.unified_dir() {
-        Some(dir) if cgroup.kind() == husk_cgroups::LayoutKind::Unified => std::fs::File::open(dir)
+    let cgroup_dir = match cgroup
+        .as_ref()
+        .and_then(|c| Some((c.unified_dir()?, c.kind())))
+    {
+        Some((dir, husk_cgroups::LayoutKind::Unified)) => std::fs::File::open(dir)
             .map_err(|e| debug!("opening {} for CLONE_INTO_CGROUP: {e}", dir.display()))
             .ok(),
         _ => None,
@@ -515,7 +550,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             }
         }
     }
-    if !born_in_cgroup {
+    if let (false, Some(cgroup)) = (born_in_cgroup, &cgroup) {
         cgroup.add_process(inter.as_raw())?;
     }
     send_proceed(&parent_ch)?;
@@ -528,7 +563,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     // process of the container is.
     let mut resources_applied = false;
     let mut apply_resources = || -> Result<(), ContainerError> {
-        if !resources_applied {
+        if let (false, Some(cgroup)) = (resources_applied, &cgroup) {
             cgroup.apply(resources, config.pids_limit)?;
             resources_applied = true;
         }
@@ -835,7 +870,8 @@ pub fn parse_signal(s: &str) -> Result<Option<Signal>, ContainerError> {
 
 /// `kill ID SIGNAL [--all]`, as runc 1.1 does it: the init of a created, running or paused
 /// container gets the signal; with `--all` every process of the cgroup does, also those left
-/// in a stopped container's cgroup (without a pid namespace children can outlive the init).
+/// in a stopped container's cgroup (without a pid namespace children can outlive the init);
+/// a rootless container without a cgroup signals its init's pid namespace instead.
 /// A paused container stays frozen (the signal is delivered at `resume`), except for SIGKILL,
 /// after which it is thawed so the processes die.
 ///
@@ -861,6 +897,19 @@ pub fn kill_container(
             }
             return Ok(());
         }
+    }
+    if let (true, Some(sig), None, Some(init), true) =
+        (all, signal, &st.cgroup, st.init, status.can_kill())
+    {
+        // Rootless without a cgroup: every process of the init's pid namespace (the init, then
+        // the others, so none is missed while the init reaps them).
+        for pid in crate::cgroup_verbs::pid_ns_members(init.pid) {
+            match kill(Pid::from_raw(pid), sig) {
+                Ok(()) | Err(nix::Error::ESRCH) => {}
+                Err(e) => return Err(io(format!("kill {pid}"))(e.into())),
+            }
+        }
+        return Ok(());
     }
     if !status.can_kill() {
         return Err(ContainerError::WrongStatus {

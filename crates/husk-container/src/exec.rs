@@ -450,6 +450,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, ContainerError> {
         c.inheritable.as_deref(),
         c.permitted.as_deref(),
         c.ambient.as_deref(),
+        spec.linux().as_ref().is_some_and(|l| {
+            l.namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() == LinuxNamespaceType::User)
+        }),
     );
     // The container's own capabilities were warned about at create.
     let own_caps = merged["process"]["capabilities"] == raw["process"]["capabilities"];

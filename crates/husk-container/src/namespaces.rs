@@ -40,16 +40,6 @@ pub enum NamespaceError {
     /// A new user namespace without mappings.
     #[error("linux.namespaces has a new user namespace but linux.uidMappings or linux.gidMappings is empty; give both")]
     UsernsWithoutMappings,
-    /// The uid/gid map could not be written.
-    #[error("cannot write {file} of the container's user namespace ({mappings}): {source}")]
-    WriteMap {
-        /// uid_map or gid_map.
-        file: &'static str,
-        /// The map text.
-        mappings: String,
-        /// The error.
-        source: std::io::Error,
-    },
 }
 
 /// The clone flag of a namespace type.
@@ -236,23 +226,13 @@ fn check_ns_type(f: &fs::File, t: LinuxNamespaceType) -> Result<(), String> {
 }
 
 /// In the parent: write the maps of the child's new user namespace (`man 7 user_namespaces`,
-/// "Defining user and group ID mappings"). As root with CAP_SETUID/CAP_SETGID in the parent
-/// namespace, several ranges may be written directly; rootless mapping through newuidmap
-/// belongs to the rootless work.
+/// "Defining user and group ID mappings"): directly with privilege, else through the setuid
+/// helpers (see [`crate::rootless::write_id_maps`]).
 ///
 /// # Errors
-/// [`NamespaceError::WriteMap`] with the kernel's refusal.
-pub fn write_id_maps(pid: i32, plan: &Plan) -> Result<(), NamespaceError> {
-    for (file, text) in [("uid_map", &plan.uid_map), ("gid_map", &plan.gid_map)] {
-        fs::write(format!("/proc/{pid}/{file}"), text.as_bytes()).map_err(|source| {
-            NamespaceError::WriteMap {
-                file,
-                mappings: text.trim().replace('\n', ", "),
-                source,
-            }
-        })?;
-    }
-    Ok(())
+/// [`crate::rootless::RootlessError`] with the kernel's or the helper's refusal.
+pub fn write_id_maps(pid: i32, plan: &Plan) -> Result<(), crate::rootless::RootlessError> {
+    crate::rootless::write_id_maps(pid, &plan.uid_map, &plan.gid_map)
 }
 
 /// In the intermediate, step 1: enter or make the user namespace. For a new one the caller then
