@@ -2488,7 +2488,10 @@ mod tests {
             },
             "org.husk.rootfs.overlay",
         );
-        assert!(err.to_string().contains("linux.namespaces has none"), "{err}");
+        assert!(
+            err.to_string().contains("linux.namespaces has none"),
+            "{err}"
+        );
         // Other annotations mean nothing to husk.
         accepted(|c| set(c, "/annotations", json!({"org.husk.other": "x"})));
     }
