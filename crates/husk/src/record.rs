@@ -1,10 +1,12 @@
 //! husk's own record of each container, and the layout of its data root.
 //!
-//! Layout of the data root (`--data-root`, `$HUSK_DATA_ROOT`, default /var/lib/husk; mode 0700):
+//! Layout of the data root (`--data-root`, `$HUSK_DATA_ROOT`, default /var/lib/husk, rootless
+//! `$XDG_DATA_HOME/husk` or ~/.local/share/husk; mode 0700):
 //! ```text
 //! <data-root>/
 //!   rootfs/                      the tarball cache (see `unpack`)
 //!     <sha256>/                  one unpacked tarball, shared read-only by its containers
+//!     <sha256>-u<map>-g<map>/    the same, unpacked rootless through that id mapping
 //!     <sha256>.lock              flock held while it is being unpacked
 //!     .tmp-<sha256>-<pid>/       an unpack in progress (renamed to <sha256>/ when complete)
 //!   containers/

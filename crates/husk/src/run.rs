@@ -7,6 +7,11 @@
 //! or `hostroot`), write config.json (`bundle`), then become the *monitor* and call
 //! `husk_container::container::run`. Every resource is a guard (the container directory, the
 //! overlay mount), so an error at any step leaves nothing behind.
+//!
+//! Rootless ([`RunContext`], `rootless`): the data and state go to the user's own directories,
+//! the container gets a user namespace mapping the user's ids, a tarball is unpacked through
+//! that mapping, and the overlay is not mounted here but by the runtime inside the container's
+//! namespaces (its `org.husk.rootfs.overlay` annotation).
 
 use std::io::IsTerminal;
 use std::os::fd::AsRawFd;
