@@ -513,3 +513,108 @@ fn the_defaults_are_the_users_data_and_runtime_directories() {
     assert_eq!(o.code(), Some(125), "{o:#?}");
     o.stderr_mentions(&["rootless", "XDG_RUNTIME_DIR", "--root"]);
 }
+
+#[test]
+fn without_the_helpers_only_the_users_own_id_is_mapped() {
+    if skip_under_runc() {
+        return;
+    }
+    let u = user();
+    let h = Husk::rootless();
+    // Without newuidmap/newgidmap on $PATH the container has id 0 only: a tarball owned by
+    // root runs (devpts then has no gid=5), one with other owners is refused by entry.
+    let (_src, root_only) = owned_tarball(|root| {
+        chown(root.join("etc/owned-by-1"), Some(0), Some(0)).unwrap();
+        chown(root.join("home/husk"), Some(0), Some(0)).unwrap();
+    });
+    let name = Husk::name();
+    let mut c = h.command(
+        &name,
+        &[],
+        root_only.to_str().unwrap(),
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+        ],
+    );
+    c.env("PATH", "/nonexistent");
+    let o = exec(c, true).ok();
+    h.assert_clean(&name);
+    let rows: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (uid, gid) = (u.uid.to_string(), u.gid.to_string());
+    assert_eq!(
+        rows,
+        [
+            vec!["0", uid.as_str(), "1"],
+            vec!["0", gid.as_str(), "1"],
+            vec!["0"]
+        ],
+        "{o:#?}"
+    );
+    let key = format!("{}-u0.{}.1-g0.{}.1", sha256(&root_only), u.uid, u.gid);
+    assert!(h.data_root().join("rootfs").join(&key).is_dir());
+
+    let (_src, owned) = owned_tarball(|_| {});
+    let name = Husk::name();
+    let mut c = h.command(&name, &[], owned.to_str().unwrap(), &["true"]);
+    c.env("PATH", "/nonexistent");
+    let o = exec(c, true);
+    assert_eq!(o.code(), Some(125), "{o:#?}");
+    o.stderr_mentions(&["outside the ids", "/etc/subuid", "newuidmap"]);
+    h.assert_clean(&name);
+}
+
+#[test]
+fn a_killed_rootless_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::rootless();
+    let (_src, ball) = owned_tarball(|_| {});
+    let source = ball.to_str().unwrap().to_owned();
+    let name = Husk::name();
+    let mut monitor = h
+        .command(
+            &name,
+            &[],
+            &source,
+            &[
+                "sh",
+                "-c",
+                "mkdir /p && chown 1:1 /p && chmod 700 /p && sleep 60",
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let record = h
+        .data_root()
+        .join("containers")
+        .join(&name)
+        .join("record.json");
+    let upper_p = h.data_root().join("containers").join(&name).join("upper/p");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(fs::read_to_string(&record).is_ok_and(|r| r.contains("\"running\""))
+        && upper_p.exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    // The same name again: the stale container (its init still running, its upper layer
+    // holding a directory of a subordinate id) is reclaimed, then this one runs.
+    let o = h.run(&name, &[], &source, &["echo", "again"]);
+    assert_eq!(o.code(), Some(0), "{o:#?}");
+    assert_eq!(o.stdout.trim(), "again");
+    h.assert_clean(&name);
+}

@@ -435,7 +435,9 @@ fn child_main(
 
 /// Removes the directory tree `dir` as the root of a user namespace mapped by `mapping` (the
 /// files a rootless container made belong to its mapped ids, which the user may not remove
-/// directly), or directly when `mapping` is None or the tree is gone.
+/// directly), or directly when `mapping` is None or the tree is gone. When the user namespace
+/// cannot be set up (a thread of the runtime still running, a helper refusing), the removal is
+/// tried directly, which suffices unless the container left files of its other ids.
 ///
 /// Errors: the removal's error, as text.
 pub fn remove_tree(dir: &Path, mapping: Option<&IdMapping>) -> Result<(), String> {
@@ -445,8 +447,11 @@ pub fn remove_tree(dir: &Path, mapping: Option<&IdMapping>) -> Result<(), String
     };
     match mapping {
         Some(m) if dir.symlink_metadata().is_ok() => {
-            in_user_namespace(m, &format!("removing {}", dir.display()), direct)
-                .map_err(|e| e.to_string())
+            match in_user_namespace(m, &format!("removing {}", dir.display()), direct) {
+                Err(e @ RootlessError::Child { .. }) => Err(e.to_string()),
+                Err(e) => direct().map_err(|direct| format!("{e}; directly: {direct}")),
+                Ok(()) => Ok(()),
+            }
         }
         _ => direct(),
     }
