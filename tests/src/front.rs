@@ -2,6 +2,9 @@
 //! [`crate::runtime::binary`]): every call gets its own `--data-root` and `--root` temp dirs
 //! and `--cgroup-parent husk-test-<pid>`, so nothing outside temp dirs and the test cgroup
 //! parent is touched. [`Husk::leaks`] lists what a finished `husk run` left behind.
+//!
+//! [`Husk::rootless`] runs `husk` as the unprivileged test user of [`crate::rootless`] (from a
+//! copy it can read), with a data root and a runtime state root that user owns.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::bundle::unique_id;
+use crate::rootless::{self, TestUser};
 use crate::runtime::{exec, exec_timeout, Outcome, Runtime};
 use crate::{cgroups, host};
 
@@ -50,6 +54,7 @@ pub struct Husk {
     data: TempDir,
     /// The runtime sharing husk's `--root` (for `kill`, `state` while a container runs).
     pub rt: Runtime,
+    user: Option<&'static TestUser>,
 }
 
 impl Default for Husk {
@@ -67,7 +72,25 @@ impl Husk {
                 .tempdir()
                 .unwrap(),
             rt: Runtime::new(),
+            user: None,
         }
+    }
+
+    /// `husk` as the rootless test user ([`crate::rootless::user`]): a data root it owns, the
+    /// state root of [`Runtime::rootless`], and the command run as it with a login's
+    /// environment.
+    pub fn rootless() -> Husk {
+        let user = rootless::user();
+        Husk {
+            data: user.tempdir("husk-data-"),
+            rt: Runtime::rootless(),
+            user: Some(user),
+        }
+    }
+
+    /// The user `husk` runs as, when rootless.
+    pub fn user(&self) -> Option<&'static TestUser> {
+        self.user
     }
 
     /// The `--data-root`.
@@ -88,7 +111,10 @@ impl Husk {
     /// `husk --data-root D --root R run --cgroup-parent husk-test-<pid> --name NAME
     /// -e HUSK_TEST_MARKER=NAME <opts> <source> <cmd>`, as a `Command` not yet run.
     pub fn command(&self, name: &str, opts: &[&str], source: &str, cmd: &[&str]) -> Command {
-        let mut c = Command::new(binary());
+        let mut c = match self.user {
+            Some(user) => user.command(rootless::front_binary()),
+            None => Command::new(binary()),
+        };
         c.arg("--data-root")
             .arg(self.data.path())
             .arg("--root")
@@ -156,6 +182,13 @@ impl Husk {
         for m in host::mounts_mentioning(self.data.path()) {
             left.push(format!("mount {m}"));
         }
+        if self.user.is_some() {
+            // Rootless, the overlay is mounted in the container's own mount namespace: look
+            // in every process's.
+            for m in mounts_in_any_namespace(self.data.path()) {
+                left.push(format!("mount {m}"));
+            }
+        }
         left
     }
 
@@ -178,6 +211,25 @@ impl Husk {
             fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// `PID: line` for each line of every process's /proc/PID/mountinfo that mentions `needle`.
+fn mounts_in_any_namespace(needle: &Path) -> Vec<String> {
+    let needle = needle.to_string_lossy();
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.parse::<i32>().is_err() {
+            continue;
+        }
+        let text = fs::read_to_string(e.path().join("mountinfo")).unwrap_or_default();
+        found.extend(
+            text.lines()
+                .filter(|l| l.contains(needle.as_ref()))
+                .map(|l| format!("{name}: {l}")),
+        );
+    }
+    found
 }
 
 impl Drop for Husk {

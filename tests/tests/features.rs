@@ -180,7 +180,7 @@ fn husk_reports_v1_3_and_this_host() {
     );
     assert_eq!(
         d["potentiallyUnsafeConfigAnnotations"],
-        serde_json::json!([])
+        serde_json::json!(["org.husk.rootfs.overlay"])
     );
 }
 

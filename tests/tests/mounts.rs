@@ -360,3 +360,115 @@ fn linux_devices_are_created_with_mode_and_owner() {
     );
     assert_eq!(rt.run_ok(&b), "character special file 1:3 640 1000:2000\n");
 }
+
+/// husk's extension annotation `org.husk.rootfs.overlay`: config.json whose root.path is an
+/// empty directory and whose annotation names `lower` and an upper and work directory in
+/// `layers`; the annotation's value.
+fn overlay_annotation(b: &mut Bundle, lower: &std::path::Path, layers: &std::path::Path) -> String {
+    let (upper, work) = (layers.join("upper"), layers.join("work"));
+    fs::create_dir_all(&upper).unwrap();
+    fs::create_dir_all(&work).unwrap();
+    let value = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    b.set("/root/readonly", json!(false));
+    b.set("/annotations/org.husk.rootfs.overlay", json!(value));
+    value
+}
+
+#[test]
+fn the_overlay_annotation_mounts_the_rootfs_inside_the_container() {
+    if reference_lacks("org.husk.rootfs.overlay is husk's own annotation") {
+        return;
+    }
+    let rt = Runtime::new();
+    let layers = tempfile::tempdir().unwrap();
+    let lower = layers.path().join("lower");
+    fs::create_dir(&lower).unwrap();
+    rootfs::busybox_copy(&lower);
+    let mut b = Bundle::with_own_rootfs(
+        |_| {},
+        &[
+            "sh",
+            "-c",
+            "echo new > /new; rm /etc/group; ls /etc; grep ' / / ' /proc/self/mountinfo",
+        ],
+    );
+    overlay_annotation(&mut b, &lower, layers.path());
+    let out = rt.run_ok(&b);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("passwd"), "{out}");
+    let root = lines.next().unwrap();
+    assert!(
+        root.contains(" - overlay ") && root.contains(&format!("lowerdir={}", lower.display())),
+        "{out}"
+    );
+    // Without a user namespace the overlay keeps its metadata in trusted.* xattrs.
+    assert!(!root.contains("userxattr"), "{out}");
+    // The writes went to the upper layer; the lower layer and the host's view of root.path
+    // are untouched.
+    let upper = layers.path().join("upper");
+    assert_eq!(fs::read_to_string(upper.join("new")).unwrap(), "new\n");
+    assert!(lower.join("etc/group").exists() && !lower.join("new").exists());
+    assert_eq!(fs::read_dir(b.rootfs()).unwrap().count(), 0);
+    assert!(!host::mounts_mentioning(layers.path())
+        .iter()
+        .any(|m| m.contains("overlay")));
+}
+
+#[test]
+fn the_overlay_annotation_works_rootless_with_userxattr() {
+    if reference_lacks("org.husk.rootfs.overlay is husk's own annotation") {
+        return;
+    }
+    let user = husk_tests::rootless::user();
+    let rt = Runtime::rootless();
+    let layers = user.tempdir("husk-overlay-");
+    let lower = layers.path().join("lower");
+    fs::create_dir(&lower).unwrap();
+    rootfs::busybox_copy(&lower);
+    user.chown_tree(layers.path());
+    let mut b = Bundle::rootless_busybox(&[
+        "sh",
+        "-c",
+        "id -u; echo new > /new; mkdir /d && chown 1:1 /d && grep ' / / ' /proc/self/mountinfo",
+    ]);
+    b.subid_mappings();
+    b.caps(&["CAP_CHOWN"]);
+    let rootfs = b.path().join("rootfs");
+    fs::create_dir(&rootfs).unwrap();
+    user.chown_tree(&rootfs);
+    b.set("/root/path", json!(rootfs));
+    overlay_annotation(&mut b, &lower, layers.path());
+    user.chown_tree(layers.path());
+    let out = rt.run_ok(&b);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}");
+    assert!(lines.next().unwrap().contains("userxattr"), "{out}");
+    let upper = layers.path().join("upper");
+    use std::os::unix::fs::MetadataExt;
+    let new = fs::metadata(upper.join("new")).unwrap();
+    assert_eq!((new.uid(), new.gid()), (user.uid, user.gid));
+    let d = fs::metadata(upper.join("d")).unwrap();
+    assert_eq!((d.uid(), d.gid()), (user.subuid.start, user.subgid.start));
+}
+
+#[test]
+fn a_malformed_overlay_annotation_is_refused_at_create() {
+    if reference_lacks("org.husk.rootfs.overlay is husk's own annotation") {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::with_own_rootfs(|_| {}, &["true"]);
+    b.set(
+        "/annotations/org.husk.rootfs.overlay",
+        json!("lowerdir=relative,upperdir=/u,workdir=/w"),
+    );
+    let o = rt.run(&b);
+    assert_eq!(o.code(), Some(1), "{o:#?}");
+    o.stderr_mentions(&["org.husk.rootfs.overlay", "lowerdir", "absolute"]);
+    rt.assert_left_nothing(&b);
+}

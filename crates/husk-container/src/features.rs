@@ -30,8 +30,9 @@
 //!   The spec asks for the runtime's implementation status "irrespective of the host"; see
 //!   docs/known-differences.md.
 //! - `annotations`: libseccomp's version under the key runc and crun use for it, and husk's own
-//!   version under `org.husk.version`. `potentiallyUnsafeConfigAnnotations`: empty, because husk
-//!   gives no annotation of config.json a meaning.
+//!   version under `org.husk.version`. `potentiallyUnsafeConfigAnnotations`: husk's one annotation
+//!   with a meaning, `org.husk.rootfs.overlay` (it mounts host directories, see
+//!   [`crate::rootfs::overlay`]).
 //!
 //! Every property gets a value, none is left out or `null` (the spec's "unknown"): husk knows
 //! each answer.
@@ -104,7 +105,11 @@ pub fn features() -> Features {
     ));
     f.set_linux(Some(linux()));
     f.set_annotations(Some(annotations()));
-    f.set_potentially_unsafe_config_annotations(Some(Vec::new()));
+    // The overlay annotation mounts host directories chosen by whoever writes config.json:
+    // an orchestrator passing annotations through from users must not pass this one.
+    f.set_potentially_unsafe_config_annotations(Some(vec![
+        crate::rootfs::overlay::ANNOTATION.to_string()
+    ]));
     f
 }
 
@@ -473,7 +478,10 @@ mod tests {
             libseccomp::ScmpVersion::current().unwrap().to_string()
         );
         assert_eq!(libseccomp.split('.').count(), 3, "{libseccomp}");
-        assert_eq!(d["potentiallyUnsafeConfigAnnotations"], json!([]));
+        assert_eq!(
+            d["potentiallyUnsafeConfigAnnotations"],
+            json!(["org.husk.rootfs.overlay"])
+        );
     }
 
     #[test]

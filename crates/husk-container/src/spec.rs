@@ -466,6 +466,14 @@ pub enum SpecError {
         /// The JSON path.
         field: String,
     },
+    /// husk's `org.husk.rootfs.overlay` annotation is malformed or cannot apply.
+    #[error("annotations.\"{key}\": {problem}; husk's extension expects lowerdir=/ABS,upperdir=/ABS,workdir=/ABS and a mount namespace")]
+    Annotation {
+        /// The annotation's key.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// `linux.rootfsPropagation` has a value the spec does not define.
     #[error("linux.rootfsPropagation is {value:?}: it must be one of shared, slave, private, unbindable, rshared, rslave, rprivate, runbindable (or absent)")]
     RootfsPropagation {
@@ -695,6 +703,7 @@ impl Config {
         check_linux(&self.spec, &namespaces, &mut warnings)?;
         check_mounts(&self.spec, &mut warnings)?;
         check_hooks(&self.spec)?;
+        check_overlay_annotation(&self.spec, &namespaces)?;
         self.warnings = warnings;
         Ok(())
     }
@@ -1269,6 +1278,25 @@ fn check_linux(
     Ok(())
 }
 
+/// husk's `org.husk.rootfs.overlay` annotation (see [`crate::rootfs::overlay`]): well formed,
+/// and with a mount namespace to mount the overlay in.
+fn check_overlay_annotation(spec: &Spec, namespaces: &Namespaces) -> Result<(), SpecError> {
+    let key = crate::rootfs::overlay::ANNOTATION;
+    let refuse = |problem: String| SpecError::Annotation { key, problem };
+    if crate::rootfs::overlay::from_spec(spec)
+        .map_err(refuse)?
+        .is_some()
+        && !namespaces.has("mount")
+    {
+        return Err(refuse(
+            "the overlay is mounted in the container's own mount namespace, and \
+             linux.namespaces has none"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError> {
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         let destination = mount.destination();
@@ -1311,7 +1339,7 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
 }
 
 /// The idmapped-mount rules of runtime-spec config.md: `uidMappings` and `gidMappings` come
-/// together; `idmap`/`ridmap` are for binds; with no mappings of its own the mount takes the
+/// together; `ridmap` is for binds (`idmap` also for a filesystem the container mounts); with no mappings of its own the mount takes the
 /// container's user namespace's, and without a user namespace that is an error (MUST).
 fn check_mount_idmap(spec: &Spec, index: usize, mount: &Mount) -> Result<(), SpecError> {
     let uid = mount.uid_mappings().as_deref().unwrap_or_default();
@@ -1331,9 +1359,10 @@ fn check_mount_idmap(spec: &Spec, index: usize, mount: &Mount) -> Result<(), Spe
     if !idmap && uid.is_empty() {
         return Ok(());
     }
-    if !(has("bind") || has("rbind")) {
+    if has("ridmap") && !(has("bind") || has("rbind")) {
         return Err(problem(
-            "idmapped mounts (idmap, ridmap, uidMappings/gidMappings) are made of binds: add \"bind\" or \"rbind\" to options",
+            "ridmap idmaps a bind and the mounts below it: add \"rbind\" to options, or use \
+             idmap for a filesystem of its own",
         ));
     }
     if uid.is_empty() {
@@ -2427,6 +2456,46 @@ mod tests {
     }
 
     // --- paths, devices, propagation ---
+
+    #[test]
+    fn the_overlay_annotation_must_be_well_formed_and_have_a_mount_namespace() {
+        let good = json!({"org.husk.rootfs.overlay": "lowerdir=/l,upperdir=/u,workdir=/w"});
+        accepted(|c| set(c, "/annotations", good.clone()));
+        let err = refused(
+            |c| {
+                set(
+                    c,
+                    "/annotations",
+                    json!({"org.husk.rootfs.overlay": "lowerdir=l,upperdir=/u,workdir=/w"}),
+                )
+            },
+            "annotations.\"org.husk.rootfs.overlay\"",
+        );
+        assert!(err.to_string().contains("not an absolute path"), "{err}");
+        let err = refused(
+            |c| {
+                set(c, "/annotations", good.clone());
+                let ns = c.pointer_mut("/linux/namespaces").unwrap();
+                let kept: Vec<Value> = ns
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|n| n["type"] != "mount")
+                    .cloned()
+                    .collect();
+                *ns = Value::Array(kept);
+                set(c, "/linux/maskedPaths", json!([]));
+                set(c, "/linux/readonlyPaths", json!([]));
+            },
+            "org.husk.rootfs.overlay",
+        );
+        assert!(
+            err.to_string().contains("linux.namespaces has none"),
+            "{err}"
+        );
+        // Other annotations mean nothing to husk.
+        accepted(|c| set(c, "/annotations", json!({"org.husk.other": "x"})));
+    }
 
     #[test]
     fn masked_and_readonly_paths_must_be_absolute_and_need_a_mount_namespace() {

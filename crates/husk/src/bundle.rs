@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::cli::NetworkMode;
 use crate::resources::Resources;
+use crate::rootless::IdMapping;
 use crate::security::Security;
 
 /// The runtime-spec version husk writes.
@@ -111,6 +112,12 @@ pub struct BundleConfig {
     /// `process.capabilities`, `process.noNewPrivileges`, `linux.seccomp`; with --privileged
     /// no masked or read-only paths and every device allowed.
     pub security: Security,
+    /// Rootless: a user namespace with these `linux.uidMappings`/`gidMappings`, created
+    /// first (the runtime makes every other namespace owned by it).
+    pub user_namespace: Option<IdMapping>,
+    /// Rootless: the value of the runtime's `org.husk.rootfs.overlay` annotation (the overlay
+    /// it mounts at `root.path` in the container's namespaces, see `overlay::annotation`).
+    pub rootfs_overlay: Option<String>,
 }
 
 /// A bind mount of `source` at `destination`: `rbind`, then `ro` if `read_only`, then `extra`.
@@ -194,9 +201,44 @@ pub fn default_mounts() -> Vec<Mount> {
     ]
 }
 
+/// The default mounts adjusted for a container with its own user namespace (`mapping`), as
+/// runc's `spec --rootless` adjusts them: devpts without `gid=5` when gid 5 is not mapped
+/// (the kernel refuses an unmapped gid), and with the host's network namespace /sys bound
+/// read-only from the host (a new sysfs needs a network namespace the container's user
+/// namespace owns).
+fn rootless_mounts(mounts: &mut [Mount], mapping: &IdMapping, network: NetworkMode) {
+    for m in mounts.iter_mut() {
+        let typ = m.typ().clone().unwrap_or_default();
+        if typ == "devpts" && mapping.gid_count() <= 5 {
+            let options: Vec<String> = m
+                .options()
+                .iter()
+                .flatten()
+                .filter(|o| !o.starts_with("gid="))
+                .cloned()
+                .collect();
+            m.set_options(Some(options));
+        }
+        if typ == "sysfs" && network == NetworkMode::Host {
+            *m = mount_entry(
+                "/sys",
+                "bind",
+                "/sys",
+                ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            );
+        }
+    }
+}
+
 /// The config.json for `c`.
 pub fn config(c: &BundleConfig) -> Value {
-    let mut namespaces = vec![json!({"type": "pid"})];
+    let mut namespaces = Vec::new();
+    if c.user_namespace.is_some() {
+        namespaces.push(json!({"type": "user"}));
+    }
+    namespaces.push(json!({"type": "pid"}));
     if c.network != NetworkMode::Host {
         // A new network namespace has only loopback; the runtime brings it up (a network
         // helper adds an interface before the program starts).
@@ -209,6 +251,9 @@ pub fn config(c: &BundleConfig) -> Value {
         json!({"type": "cgroup"}),
     ]);
     let mut mounts = default_mounts();
+    if let Some(m) = &c.user_namespace {
+        rootless_mounts(&mut mounts, m, c.network);
+    }
     mounts.extend(c.extra_mounts.iter().cloned());
     let mut v = json!({
         "ociVersion": OCI_VERSION,
@@ -235,6 +280,13 @@ pub fn config(c: &BundleConfig) -> Value {
             "namespaces": namespaces,
         },
     });
+    if let Some(m) = &c.user_namespace {
+        v["linux"]["uidMappings"] = IdMapping::to_json(&m.uids);
+        v["linux"]["gidMappings"] = IdMapping::to_json(&m.gids);
+    }
+    if let Some(o) = &c.rootfs_overlay {
+        v["annotations"] = json!({ husk_container::rootfs::overlay::ANNOTATION: o });
+    }
     if !c.security.privileged {
         v["linux"]["maskedPaths"] = json!(MASKED_PATHS);
         v["linux"]["readonlyPaths"] = json!(READONLY_PATHS);
@@ -297,6 +349,8 @@ mod tests {
             extra_mounts: vec![],
             resources: Resources::default(),
             security: Security::default(),
+            user_namespace: None,
+            rootfs_overlay: None,
         }
     }
 
@@ -528,6 +582,80 @@ mod tests {
         );
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+    }
+
+    fn mount_of<'a>(v: &'a Value, destination: &str) -> &'a Value {
+        v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == destination)
+            .unwrap()
+    }
+
+    #[test]
+    fn rootless_user_namespace_mappings_and_overlay_annotation() {
+        let mut c = sample();
+        c.user_namespace = Some(IdMapping::with_ranges(
+            1000,
+            1000,
+            Some((100000, 65536)),
+            Some((100000, 65536)),
+        ));
+        c.rootfs_overlay = Some("lowerdir=/l,upperdir=/u,workdir=/w".into());
+        let v = config(&c);
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ns,
+            ["user", "pid", "network", "ipc", "uts", "mount", "cgroup"]
+        );
+        let maps = json!([
+            {"containerID": 0, "hostID": 1000, "size": 1},
+            {"containerID": 1, "hostID": 100000, "size": 65536},
+        ]);
+        assert_eq!(v["linux"]["uidMappings"], maps);
+        assert_eq!(v["linux"]["gidMappings"], maps);
+        assert_eq!(
+            v["annotations"],
+            json!({"org.husk.rootfs.overlay": "lowerdir=/l,upperdir=/u,workdir=/w"})
+        );
+        // gid 5 is mapped: devpts keeps gid=5; a new network namespace: a new sysfs.
+        assert!(strings(&mount_of(&v, "/dev/pts")["options"]).contains(&"gid=5"));
+        assert_eq!(mount_of(&v, "/sys")["type"], "sysfs");
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            spec.linux()
+                .as_ref()
+                .unwrap()
+                .uid_mappings()
+                .as_ref()
+                .unwrap()
+                .len(),
+            2
+        );
+
+        // The single mapping with the host's network: no gid=5, /sys bound from the host.
+        c.user_namespace = Some(IdMapping::single(1000, 1000));
+        c.network = NetworkMode::Host;
+        let v = config(&c);
+        assert!(!strings(&mount_of(&v, "/dev/pts")["options"]).contains(&"gid=5"));
+        let sys = mount_of(&v, "/sys");
+        assert_eq!(
+            (sys["type"].as_str(), sys["source"].as_str()),
+            (Some("bind"), Some("/sys"))
+        );
+        assert_eq!(
+            strings(&sys["options"]),
+            ["rbind", "nosuid", "noexec", "nodev", "ro"]
+        );
+        // Root's config has neither.
+        let v = config(&sample());
+        assert!(v.get("annotations").is_none() && v["linux"].get("uidMappings").is_none());
     }
 
     #[test]

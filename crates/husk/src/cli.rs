@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-/// Default of `--data-root`: husk's persistent data (rootfs cache, container records).
+/// Default of `--data-root` for root: husk's persistent data (rootfs cache, container
+/// records). Rootless: see `rootless::data_root`.
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/husk";
-/// Default of `--root`: the runtime's state root (`husk-runtime --root`).
+/// Default of `--root` for root: the runtime's state root (`husk-runtime --root`). Rootless:
+/// `$XDG_RUNTIME_DIR/husk`.
 pub const DEFAULT_STATE_ROOT: &str = "/run/husk";
 
 const RUN_EXAMPLES: &str = "\
@@ -47,13 +49,14 @@ pub struct Cli {
 /// Options of `husk` itself, before the verb.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Where husk keeps its rootfs cache and container records.
-    #[arg(long, global = true, value_name = "DIR", env = "HUSK_DATA_ROOT",
-          default_value = DEFAULT_DATA_ROOT)]
-    pub data_root: PathBuf,
-    /// The runtime's state root (as `husk-runtime --root`).
-    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_STATE_ROOT)]
-    pub root: PathBuf,
+    /// Where husk keeps its rootfs cache and container records [default: /var/lib/husk;
+    /// rootless: $XDG_DATA_HOME/husk, else ~/.local/share/husk].
+    #[arg(long, global = true, value_name = "DIR", env = "HUSK_DATA_ROOT")]
+    pub data_root: Option<PathBuf>,
+    /// The runtime's state root (as `husk-runtime --root`) [default: /run/husk; rootless:
+    /// $XDG_RUNTIME_DIR/husk].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Log debug messages on stderr.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -267,8 +270,11 @@ mod tests {
     #[test]
     fn global_options_before_or_after_the_verb() {
         let cli = parse(&["--data-root", "/tmp/d", "run", "--root", "/tmp/r", "host"]).unwrap();
-        assert_eq!(cli.global.data_root, PathBuf::from("/tmp/d"));
-        assert_eq!(cli.global.root, PathBuf::from("/tmp/r"));
+        assert_eq!(cli.global.data_root, Some(PathBuf::from("/tmp/d")));
+        assert_eq!(cli.global.root, Some(PathBuf::from("/tmp/r")));
+        // Unset: decided at run time (root or rootless).
+        let cli = parse(&["run", "host"]).unwrap();
+        assert_eq!(cli.global.root, None);
     }
 
     #[test]

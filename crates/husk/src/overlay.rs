@@ -17,7 +17,7 @@ pub enum OverlayError {
     /// A layer path holds a character overlayfs uses as a separator in its options.
     #[error(
         "overlay {layer} {}: the path contains `{ch}`, which overlayfs options cannot carry; \
-         move the root filesystem to a path without `,` or `:`",
+         move the root filesystem to a path without `,`, `:` or `\\`",
         path.display()
     )]
     BadPath {
@@ -72,12 +72,13 @@ pub struct OverlayMount {
 
 /// The `mount -t overlay` option string for these layers.
 ///
-/// Errors: [`OverlayError::BadPath`] for a path with `,` or `:` (overlayfs's separators).
+/// Errors: [`OverlayError::BadPath`] for a path with `,` or `:` (overlayfs's separators) or
+/// `\` (its escape character).
 pub fn options(lower: &Path, upper: &Path, work: &Path) -> Result<String, OverlayError> {
     let mut parts = Vec::with_capacity(3);
     for (layer, path) in [("lowerdir", lower), ("upperdir", upper), ("workdir", work)] {
         let s = path.to_string_lossy();
-        if let Some(ch) = s.chars().find(|c| matches!(c, ',' | ':')) {
+        if let Some(ch) = s.chars().find(|c| matches!(c, ',' | ':' | '\\')) {
             return Err(OverlayError::BadPath {
                 layer,
                 path: path.to_owned(),
@@ -87,6 +88,28 @@ pub fn options(lower: &Path, upper: &Path, work: &Path) -> Result<String, Overla
         parts.push(format!("{layer}={s}"));
     }
     Ok(parts.join(","))
+}
+
+/// Rootless: the value of the runtime's `org.husk.rootfs.overlay` annotation for these layers,
+/// which has the runtime mount the overlay inside the container's own user and mount namespace
+/// (an unprivileged user cannot mount it in the host's). Makes `upper`, `work` and `target`
+/// if missing, as [`OverlayMount::mount`] does; nothing is mounted here.
+///
+/// Errors: [`OverlayError::BadPath`], [`OverlayError::CreateDir`].
+pub fn annotation(
+    lower: &Path,
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<String, OverlayError> {
+    let value = options(lower, upper, work)?;
+    for dir in [upper, work, target] {
+        fs::create_dir_all(dir).map_err(|source| OverlayError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    Ok(value)
 }
 
 impl OverlayMount {
@@ -174,6 +197,10 @@ mod tests {
                 ch: ':',
                 ..
             }
+        ));
+        assert!(matches!(
+            options(Path::new("/l"), Path::new("/u"), Path::new("/w\\x")),
+            Err(OverlayError::BadPath { ch: '\\', .. })
         ));
         let err = options(Path::new("/l"), Path::new("/u,x"), Path::new("/w")).unwrap_err();
         assert!(matches!(

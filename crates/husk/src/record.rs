@@ -1,10 +1,12 @@
 //! husk's own record of each container, and the layout of its data root.
 //!
-//! Layout of the data root (`--data-root`, `$HUSK_DATA_ROOT`, default /var/lib/husk; mode 0700):
+//! Layout of the data root (`--data-root`, `$HUSK_DATA_ROOT`, default /var/lib/husk, rootless
+//! `$XDG_DATA_HOME/husk` or ~/.local/share/husk; mode 0700):
 //! ```text
 //! <data-root>/
 //!   rootfs/                      the tarball cache (see `unpack`)
 //!     <sha256>/                  one unpacked tarball, shared read-only by its containers
+//!     <sha256>-u<map>-g<map>/    the same, unpacked rootless through that id mapping
 //!     <sha256>.lock              flock held while it is being unpacked
 //!     .tmp-<sha256>-<pid>/       an unpack in progress (renamed to <sha256>/ when complete)
 //!   containers/
@@ -157,6 +159,7 @@ impl ContainerPaths {
 pub struct ContainerDir {
     paths: ContainerPaths,
     keep: bool,
+    id_mapping: Option<crate::rootless::IdMapping>,
 }
 
 impl ContainerDir {
@@ -181,7 +184,11 @@ impl ContainerDir {
                 })
             }
         }
-        let dir = Self { paths, keep: false };
+        let dir = Self {
+            paths,
+            keep: false,
+            id_mapping: None,
+        };
         let bundle = dir.paths.bundle();
         fs::DirBuilder::new()
             .mode(0o700)
@@ -203,6 +210,12 @@ impl ContainerDir {
     pub fn keep(&mut self) {
         self.keep = true;
     }
+
+    /// Rootless: remove the directory as root of a user namespace with this mapping (the
+    /// container's files belong to its mapped ids, see `rootless::remove_tree`).
+    pub fn remove_with_mapping(&mut self, mapping: Option<crate::rootless::IdMapping>) {
+        self.id_mapping = mapping;
+    }
 }
 
 impl Drop for ContainerDir {
@@ -218,13 +231,14 @@ impl Drop for ContainerDir {
                 "the container's rootfs is still mounted; leaving its directory in place");
             return;
         }
+        let remove = |p: &PathBuf| crate::rootless::remove_tree(p, self.id_mapping.as_ref());
         let result = if self.keep {
             [self.paths.bundle(), self.paths.work()]
                 .iter()
                 .filter(|p| p.symlink_metadata().is_ok())
-                .try_for_each(fs::remove_dir_all)
+                .try_for_each(remove)
         } else {
-            fs::remove_dir_all(&self.paths.dir)
+            remove(&self.paths.dir)
         };
         if let Err(e) = result {
             // Most likely a mount still on the bundle's rootfs; say where, since it stays.
@@ -249,8 +263,11 @@ pub enum RecordSource {
     Tarball {
         /// Its canonical path.
         path: PathBuf,
-        /// Its sha256 (the cache key).
+        /// Its sha256 (the cache key, with the mapping when rootless).
         sha256: String,
+        /// Rootless: the id mapping it was unpacked with (`uids 0:1000:1 ..., gids ...`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id_mapping: Option<String>,
     },
 }
 
@@ -377,6 +394,7 @@ mod tests {
             RecordSource::Tarball {
                 path: "/x/a.tar".into(),
                 sha256: "ab".repeat(32),
+                id_mapping: None,
             },
             vec!["sh".into(), "-c".into(), "true".into()],
         );

@@ -7,6 +7,11 @@
 //! or `hostroot`), write config.json (`bundle`), then become the *monitor* and call
 //! `husk_container::container::run`. Every resource is a guard (the container directory, the
 //! overlay mount), so an error at any step leaves nothing behind.
+//!
+//! Rootless ([`RunContext`], `rootless`): the data and state go to the user's own directories,
+//! the container gets a user namespace mapping the user's ids, a tarball is unpacked through
+//! that mapping, and the overlay is not mounted here but by the runtime inside the container's
+//! namespaces (its `org.husk.rootfs.overlay` annotation).
 
 use std::io::IsTerminal;
 use std::os::fd::AsRawFd;
@@ -20,11 +25,12 @@ use crate::envvars::{self, EnvError};
 use crate::hostroot::{self, HostRootError};
 use crate::name::{self, NameError};
 use crate::network::{NetworkError, NetworkPlan};
-use crate::overlay::{OverlayError, OverlayMount};
+use crate::overlay::{self, OverlayError, OverlayMount};
 use crate::record::{
     now_rfc3339, ContainerDir, DataRoot, Record, RecordError, RecordSource, RecordStatus,
 };
 use crate::resources::{LiveHost, ResourceArgs, ResourceError, Resources};
+use crate::rootless::{self, IdMapping, RootlessError};
 use crate::security::{Security, SecurityArgs, SecurityError};
 use crate::source::{self, Source, SourceError};
 use crate::unpack::{RootfsCache, UnpackError, UnpackOptions};
@@ -118,6 +124,39 @@ pub enum RunError {
     /// A --cgroup-parent that is empty, has `..` or is in systemd's slice:prefix:name form.
     #[error("--cgroup-parent {0:?}: give a cgroup path without `..` (e.g. husk or /husk)")]
     CgroupParent(String),
+    /// Rootless: where husk's data and state go could not be decided.
+    #[error(transparent)]
+    Rootless(#[from] RootlessError),
+    /// Rootless: -u names an id the container's user namespace does not map.
+    #[error(
+        "-u {user}: uid {uid} gid {gid} is not mapped in this rootless container ({mapping}); \
+         ask for a range in /etc/subuid and /etc/subgid (man 5 subuid) with newuidmap and \
+         newgidmap installed (Debian package uidmap), or run as a mapped id"
+    )]
+    UnmappedUser {
+        /// -u as given.
+        user: String,
+        /// The resolved uid.
+        uid: u32,
+        /// The resolved gid.
+        gid: u32,
+        /// The mapping, described.
+        mapping: String,
+    },
+    /// Rootless: the resource options need a cgroup the user cannot make (the runtime's
+    /// refusal, with what to do about it in husk's terms).
+    #[error(
+        "container `{id}`: {source}; with husk run: give --cgroup-parent a cgroup in a cgroup v2 \
+         subtree delegated to you, or drop the limit options (-m, --memory-swap, --cpus, -c, \
+         --cpuset-cpus, --pids-limit, --blkio-weight)"
+    )]
+    RootlessLimits {
+        /// The container id.
+        id: String,
+        /// The runtime's error.
+        #[source]
+        source: Box<ContainerError>,
+    },
     /// The runtime's create/start/wait.
     #[error("container `{id}`: {source}")]
     Container {
@@ -245,6 +284,56 @@ impl Plan {
     }
 }
 
+/// Where husk keeps its data and the runtime's state, and whether it runs rootless: root's
+/// defaults (/var/lib/husk, /run/husk), or an unprivileged user's (their own data and runtime
+/// directories, and an id mapping for their containers). `--data-root` (or $HUSK_DATA_ROOT)
+/// and `--root` win either way.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// The data root.
+    pub data_root: PathBuf,
+    /// The runtime's state root.
+    pub state_root: PathBuf,
+    /// Rootless: the mapping of the containers' user namespace (see `rootless`).
+    pub id_mapping: Option<IdMapping>,
+}
+
+impl RunContext {
+    /// Decides from `global` and whether husk runs rootless
+    /// (`husk_container::rootless::is_rootless`: euid not 0, or in a user namespace).
+    ///
+    /// Errors: [`RunError::Rootless`] when rootless and no data or state directory can be
+    /// found (XDG_RUNTIME_DIR unset and no --root).
+    pub fn new(global: &GlobalArgs) -> Result<Self, RunError> {
+        if !husk_container::rootless::is_rootless() {
+            return Ok(Self {
+                data_root: global
+                    .data_root
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_DATA_ROOT)),
+                state_root: global
+                    .root
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_STATE_ROOT)),
+                id_mapping: None,
+            });
+        }
+        let data_root = match &global.data_root {
+            Some(d) => d.clone(),
+            None => rootless::data_root(|k| std::env::var(k).ok())?,
+        };
+        let state_root = husk_container::rootless::state_root(global.root.clone())
+            .map_err(RootlessError::from)?;
+        let id_mapping = IdMapping::current();
+        tracing::debug!(mapping = %id_mapping.describe(), "rootless");
+        Ok(Self {
+            data_root,
+            state_root,
+            id_mapping: Some(id_mapping),
+        })
+    }
+}
+
 /// The resource options of `args`, as given.
 fn resource_args(args: &RunArgs) -> ResourceArgs<'_> {
     ResourceArgs {
@@ -275,9 +364,16 @@ pub struct Prepared {
 
 /// Makes everything `plan` needs on disk under `data`: unpacks a tarball (cached), takes the
 /// container directory, writes the record, makes the rootfs and writes config.json.
+/// `id_mapping` (rootless): the container gets a user namespace with it, the tarball is
+/// unpacked through it, and the overlay is left to the runtime (its annotation).
 ///
 /// Errors: [`RunError`]; nothing is left behind (but a complete cache entry).
-pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared, RunError> {
+pub fn prepare(
+    plan: &Plan,
+    args: &RunArgs,
+    data: &DataRoot,
+    id_mapping: Option<&IdMapping>,
+) -> Result<Prepared, RunError> {
     // Unpack before taking the name: the cache key is needed for the record, and a refused
     // tarball then leaves no container directory.
     let (lower, record_source) = match &plan.source {
@@ -285,17 +381,23 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         Source::Directory(p) => (Some(p.clone()), RecordSource::Directory { path: p.clone() }),
         Source::Tarball(p, compression) => {
             let cache = RootfsCache::new(data.rootfs_cache());
-            let cached = cache.get_or_unpack(p, *compression, &UnpackOptions::default())?;
+            let opts = match id_mapping {
+                Some(m) => UnpackOptions::rootless(m.clone()),
+                None => UnpackOptions::default(),
+            };
+            let cached = cache.get_or_unpack(p, *compression, &opts)?;
             (
                 Some(cached.path),
                 RecordSource::Tarball {
                     path: p.clone(),
                     sha256: cached.sha256,
+                    id_mapping: id_mapping.map(IdMapping::describe),
                 },
             )
         }
     };
     let mut dir = ContainerDir::create(data, &plan.name)?;
+    dir.remove_with_mapping(id_mapping.cloned());
     if !args.rm {
         dir.keep();
     }
@@ -304,7 +406,14 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
     record.write(&paths.record())?;
 
     let rootfs = paths.rootfs();
+    let mut rootfs_overlay = None;
     let (overlay, mut mounts, etc_root) = match &lower {
+        // Rootless: the runtime mounts it in the container's namespaces.
+        Some(lower) if id_mapping.is_some() => {
+            let value = overlay::annotation(lower, &paths.upper(), &paths.work(), &rootfs)?;
+            rootfs_overlay = Some(value);
+            (None, Vec::new(), lower.clone())
+        }
         Some(lower) => {
             let m = OverlayMount::mount(lower, &paths.upper(), &paths.work(), &rootfs)?;
             (Some(m), Vec::new(), lower.clone())
@@ -339,6 +448,16 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         Some(text) => user::resolve(text, &user::parse(text)?, &etc_root)?,
         None => (0, 0),
     };
+    if let (Some(m), Some(text)) = (id_mapping, &args.user) {
+        if u64::from(uid) >= m.uid_count() || u64::from(gid) >= m.gid_count() {
+            return Err(RunError::UnmappedUser {
+                user: text.clone(),
+                uid,
+                gid,
+                mapping: m.describe(),
+            });
+        }
+    }
     let config = bundle::config(&BundleConfig {
         hostname: plan.hostname.clone(),
         args: plan.args.clone(),
@@ -353,6 +472,8 @@ pub fn prepare(plan: &Plan, args: &RunArgs, data: &DataRoot) -> Result<Prepared,
         cgroups_path: cgroups_path(args.cgroup_parent.as_deref(), &plan.name)?,
         resources: plan.resources.clone(),
         security: plan.security.clone(),
+        user_namespace: id_mapping.cloned(),
+        rootfs_overlay,
     });
     let bundle_dir = paths.bundle();
     bundle::write_config(&bundle_dir, &config)?;
@@ -405,9 +526,16 @@ fn monitor(
         net.attach(created.namespaces())
             .map_err(|e| ContainerError::BeforeStart(Box::new(e)))
     })
-    .map_err(|source| RunError::Container {
-        id: p.record.id.clone(),
-        source: Box::new(source),
+    .map_err(|source| {
+        let id = p.record.id.clone();
+        let source = Box::new(source);
+        match *source {
+            ContainerError::Config {
+                field: "linux.resources",
+                ..
+            } if husk_container::rootless::is_rootless() => RunError::RootlessLimits { id, source },
+            _ => RunError::Container { id, source },
+        }
     })
 }
 
@@ -428,7 +556,7 @@ fn cgroups_path(parent: Option<&str>, name: &str) -> Result<Option<String>, RunE
 /// force-deleted, the overlay detached, the directory removed. Kept containers (`--rm=false`,
 /// ended) and live ones are left alone; a failure here only leaves the name taken, which
 /// `prepare` then reports.
-fn reclaim_stale(data: &DataRoot, name: &str, state_root: &Path) {
+fn reclaim_stale(data: &DataRoot, name: &str, state_root: &Path, id_mapping: Option<&IdMapping>) {
     let paths = data.container(name);
     let Ok(record) = Record::read(&paths.record()) else {
         return;
@@ -451,7 +579,9 @@ fn reclaim_stale(data: &DataRoot, name: &str, state_root: &Path) {
             .any(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with(&dir)))
     });
     if !mounted {
-        let _ = std::fs::remove_dir_all(&paths.dir);
+        if let Err(e) = rootless::remove_tree(&paths.dir, id_mapping) {
+            tracing::warn!("container `{name}`: removing {}: {e}", paths.dir.display());
+        }
     }
 }
 
@@ -461,10 +591,12 @@ fn reclaim_stale(data: &DataRoot, name: &str, state_root: &Path) {
 /// Errors: [`RunError`]; map it to an exit status with [`RunError::exit_code`].
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<i32, RunError> {
     let plan = Plan::new(args, |k| std::env::var(k).ok())?;
-    let data = DataRoot::new(&global.data_root);
-    reclaim_stale(&data, &plan.name, &global.root);
-    let mut prepared = prepare(&plan, args, &data)?;
-    let result = monitor(&mut prepared, args, &plan.network, &global.root);
+    let ctx = RunContext::new(global)?;
+    let data = DataRoot::new(&ctx.data_root);
+    let mapping = ctx.id_mapping.as_ref();
+    reclaim_stale(&data, &plan.name, &ctx.state_root, mapping);
+    let mut prepared = prepare(&plan, args, &data, mapping)?;
+    let result = monitor(&mut prepared, args, &plan.network, &ctx.state_root);
     let record_path = prepared.dir.paths().record();
     let Prepared {
         overlay,
@@ -644,7 +776,7 @@ mod tests {
             "/",
         ]);
         let plan = Plan::new(run_args(&c), no_env).unwrap();
-        let p = prepare(&plan, run_args(&c), &data).unwrap();
+        let p = prepare(&plan, run_args(&c), &data, None).unwrap();
         assert!(p.overlay.is_none());
         let v = read_config(&p);
         assert_eq!(v["hostname"], "hostbox");
@@ -709,7 +841,7 @@ mod tests {
         ]);
         let plan = Plan::new(run_args(&c), no_env).unwrap();
         let data = DataRoot::new(&data_root);
-        let p = prepare(&plan, run_args(&c), &data).unwrap();
+        let p = prepare(&plan, run_args(&c), &data, None).unwrap();
         let rootfs = p.bundle.join("rootfs");
         assert!(rootfs.join("bin/busybox").is_file());
         std::fs::write(rootfs.join("written"), "x").unwrap();

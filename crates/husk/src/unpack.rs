@@ -16,6 +16,15 @@
 //! checked first (so the error names the entry), hard links are made by husk (the crate refuses
 //! a hard link to a symlink pointing out, which link(2) would not follow), and device nodes and
 //! fifos, which the crate would write as empty regular files, are made with mknod.
+//!
+//! Rootless (an [`UnpackOptions::id_mapping`]), the tarball is unpacked by a child that is root
+//! of a user namespace with the container's mapping (`rootless::in_user_namespace`), so every
+//! owner lands inside the mapped range: root-owned entries belong to the user, uid 1 to the
+//! first subordinate uid, and so on. An entry owned by an id outside the mapping refuses the
+//! tarball, naming the entry (as Podman does; a wider /etc/subuid range fixes it). Device nodes
+//! cannot be made there and are skipped (a container's /dev is made by the runtime anyway);
+//! fifos are kept. The cache key is then `<sha256>-<mapping>`, so trees unpacked for different
+//! mappings (and root's, keyed by the digest alone) never mix.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, IsTerminal, Read};
@@ -28,6 +37,8 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use sha2::{Digest, Sha256};
 use tar::EntryType;
+
+use crate::rootless::{self, IdMapping, RootlessError};
 
 /// How long unpacking runs before the progress bar appears.
 const PROGRESS_DELAY: Duration = Duration::from_secs(1);
@@ -99,6 +110,26 @@ pub enum UnpackError {
         #[source]
         source: io::Error,
     },
+    /// Rootless: an entry is owned by an id the container's mapping does not hold.
+    #[error(
+        "tarball entry `{entry}` is owned by uid {uid} gid {gid}, outside the ids this rootless \
+         container maps ({mapping}); the tarball is refused: ask for a (larger) range in \
+         /etc/subuid and /etc/subgid (man 5 subuid), with newuidmap/newgidmap installed \
+         (Debian package uidmap)"
+    )]
+    UnmappedOwner {
+        /// The entry's path.
+        entry: String,
+        /// Its uid.
+        uid: u64,
+        /// Its gid.
+        gid: u64,
+        /// The mapping, described.
+        mapping: String,
+    },
+    /// Rootless: the user-namespace child could not be set up, or failed (its message).
+    #[error(transparent)]
+    Userns(#[from] RootlessError),
     /// The archive itself is corrupt or truncated.
     #[error("reading the entries of tarball {}: {source} (is it truncated or corrupt?)", path.display())]
     Archive {
@@ -211,13 +242,17 @@ pub fn sha256_file(path: &Path) -> Result<String, UnpackError> {
 }
 
 /// How to unpack.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UnpackOptions {
-    /// Set each entry's uid/gid from the archive (needs CAP_CHOWN; true when running as root).
+    /// Set each entry's uid/gid from the archive (needs CAP_CHOWN; true when running as root,
+    /// and in the user namespace of `id_mapping`).
     pub preserve_ownerships: bool,
     /// Show a progress bar on stderr (only if stderr is a terminal and unpacking takes longer
     /// than a second).
     pub progress: bool,
+    /// Rootless: unpack as root of a user namespace with this mapping (see the module doc);
+    /// part of the cache key.
+    pub id_mapping: Option<IdMapping>,
 }
 
 impl Default for UnpackOptions {
@@ -225,6 +260,18 @@ impl Default for UnpackOptions {
         Self {
             preserve_ownerships: nix::unistd::geteuid().is_root(),
             progress: true,
+            id_mapping: None,
+        }
+    }
+}
+
+impl UnpackOptions {
+    /// Rootless unpacking with `mapping`: owners kept, through the user namespace.
+    pub fn rootless(mapping: IdMapping) -> Self {
+        Self {
+            preserve_ownerships: true,
+            progress: true,
+            id_mapping: Some(mapping),
         }
     }
 }
@@ -251,9 +298,18 @@ impl RootfsCache {
         Self { dir: dir.into() }
     }
 
-    /// Where the tarball with this sha256 is (or will be) unpacked.
+    /// Where the tarball with this sha256 is (or will be) unpacked, without an id mapping.
     pub fn path_for(&self, sha256: &str) -> PathBuf {
         self.dir.join(sha256)
+    }
+
+    /// The cache key of a tarball with this sha256 unpacked with `opts`: the digest, and the
+    /// id mapping when there is one (`<sha256>-<mapping>`, see [`IdMapping::cache_key`]).
+    pub fn key(sha256: &str, opts: &UnpackOptions) -> String {
+        match &opts.id_mapping {
+            Some(m) => format!("{sha256}-{}", m.cache_key()),
+            None => sha256.to_owned(),
+        }
     }
 
     /// Returns the unpacked tree of `tarball`, unpacking it first if the cache does not hold it.
@@ -276,7 +332,8 @@ impl RootfsCache {
             .create(&self.dir)
             .map_err(cache_err(&self.dir))?;
         let digest = sha256_file(tarball)?;
-        let final_dir = self.path_for(&digest);
+        let key = Self::key(&digest, opts);
+        let final_dir = self.dir.join(&key);
         // Fast path: a complete tree exists (it is only ever renamed into place when complete).
         let found = || CachedRootfs {
             path: final_dir.clone(),
@@ -285,7 +342,7 @@ impl RootfsCache {
         if final_dir.is_dir() {
             return Ok(found());
         }
-        let lock_path = self.dir.join(format!("{digest}.lock"));
+        let lock_path = self.dir.join(format!("{key}.lock"));
         let lock_file = File::create(&lock_path).map_err(cache_err(&lock_path))?;
         let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
             .map_err(|(_, errno)| cache_err(&lock_path)(io::Error::from(errno)))?;
@@ -293,21 +350,37 @@ impl RootfsCache {
         if final_dir.is_dir() {
             return Ok(found());
         }
-        // Holding the lock, any temp dir of this digest is a leftover of a killed unpack.
-        self.remove_stale_temps(&digest)?;
-        let tmp = self
-            .dir
-            .join(format!(".tmp-{digest}-{}", std::process::id()));
+        // Holding the lock, any temp dir of this key is a leftover of a killed unpack.
+        self.remove_stale_temps(&key, opts.id_mapping.as_ref())?;
+        let tmp = self.dir.join(format!(".tmp-{key}-{}", std::process::id()));
         fs::DirBuilder::new()
             .mode(0o755)
             .create(&tmp)
             .map_err(cache_err(&tmp))?;
-        let result = unpack_file(tarball, compression, &tmp, opts).and_then(|()| {
+        let unpacked = match &opts.id_mapping {
+            None => unpack_file(tarball, compression, &tmp, opts),
+            // The child removes what it unpacked when it fails: only it may.
+            Some(mapping) => rootless::in_user_namespace(
+                mapping,
+                &format!("unpacking {}", tarball.display()),
+                || {
+                    unpack_file(tarball, compression, &tmp, opts).map_err(|e| {
+                        if let Err(rm) = fs::remove_dir_all(&tmp) {
+                            tracing::warn!(path = %tmp.display(), error = %rm,
+                                "could not remove a failed unpack");
+                        }
+                        e.to_string()
+                    })
+                },
+            )
+            .map_err(UnpackError::from),
+        };
+        let result = unpacked.and_then(|()| {
             sync_dir(&tmp)?;
             fs::rename(&tmp, &final_dir).map_err(cache_err(&final_dir))
         });
         if let Err(e) = result {
-            if let Err(rm) = fs::remove_dir_all(&tmp) {
+            if let Err(rm) = rootless::remove_tree(&tmp, opts.id_mapping.as_ref()) {
                 tracing::warn!(path = %tmp.display(), error = %rm, "could not remove a failed unpack");
             }
             return Err(e);
@@ -315,8 +388,12 @@ impl RootfsCache {
         Ok(found())
     }
 
-    fn remove_stale_temps(&self, digest: &str) -> Result<(), UnpackError> {
-        let prefix = format!(".tmp-{digest}-");
+    fn remove_stale_temps(
+        &self,
+        key: &str,
+        mapping: Option<&IdMapping>,
+    ) -> Result<(), UnpackError> {
+        let prefix = format!(".tmp-{key}-");
         let entries = fs::read_dir(&self.dir).map_err(|source| UnpackError::Cache {
             path: self.dir.clone(),
             source,
@@ -325,7 +402,10 @@ impl RootfsCache {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
                 let path = entry.path();
                 tracing::debug!(path = %path.display(), "removing a stale unpack");
-                fs::remove_dir_all(&path).map_err(|source| UnpackError::Cache { path, source })?;
+                rootless::remove_tree(&path, mapping).map_err(|e| UnpackError::Cache {
+                    path,
+                    source: io::Error::other(e),
+                })?;
             }
         }
         Ok(())
@@ -448,6 +528,14 @@ fn unpack_archive(
             continue; // the archive's root ("./"): nothing to make
         };
         let kind = entry.header().entry_type();
+        if let Some(m) = &opts.id_mapping {
+            check_mapped(&entry, &name, m)?;
+            if matches!(kind, EntryType::Char | EntryType::Block) {
+                // mknod of a device needs CAP_MKNOD in the initial user namespace.
+                tracing::debug!(entry = %name, "rootless: skipping a device node");
+                continue;
+            }
+        }
         if kind == EntryType::Directory {
             directories.push((entry, name, rel));
             continue;
@@ -472,6 +560,34 @@ fn unpack_archive(
     for (mut dir, name, rel) in directories {
         parent_inside(&dst, &rel, &name)?;
         unpack_in(&mut dir, &name, &dst)?;
+    }
+    Ok(())
+}
+
+/// Rootless: refuses an entry whose owner the container's mapping does not hold (chown(2)
+/// would fail with EINVAL, naming neither the ids nor the mapping).
+fn check_mapped<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    name: &str,
+    mapping: &IdMapping,
+) -> Result<(), UnpackError> {
+    let header = entry.header();
+    let entry_err = |source| UnpackError::Entry {
+        entry: name.to_owned(),
+        dst: PathBuf::new(),
+        source,
+    };
+    let (uid, gid) = (
+        header.uid().map_err(entry_err)?,
+        header.gid().map_err(entry_err)?,
+    );
+    if uid >= mapping.uid_count() || gid >= mapping.gid_count() {
+        return Err(UnpackError::UnmappedOwner {
+            entry: name.to_owned(),
+            uid,
+            gid,
+            mapping: mapping.describe(),
+        });
     }
     Ok(())
 }
@@ -668,6 +784,7 @@ mod tests {
     const NO_OWNERS: UnpackOptions = UnpackOptions {
         preserve_ownerships: false,
         progress: false,
+        id_mapping: None,
     };
 
     fn plain_tar() -> Vec<u8> {
@@ -1032,6 +1149,7 @@ mod tests {
         let opts = UnpackOptions {
             preserve_ownerships: true,
             progress: false,
+            id_mapping: None,
         };
         let mut dirs = Vec::new();
         for (name, bytes, compression) in variants {

@@ -10,8 +10,10 @@
 //! - [`options`]: a mount's options sorted for fsconfig/fsmount/mount_setattr.
 //! - [`resolve`]: paths inside the root, mountpoint creation.
 //! - [`mount`]: one `mounts` entry, `cgroup` mounts, the /proc rules.
-//! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist.
+//! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist,
+//!   and the mappings of idmapped filesystems the init mounts.
 //! - [`copyup`]: the `tmpcopyup` option.
+//! - [`overlay`]: husk's `org.husk.rootfs.overlay` annotation (the rootfs as an overlay).
 //! - [`devices`]: `linux.devices`, the default devices, /dev symlinks.
 //! - [`paths`]: `linux.maskedPaths`, `linux.readonlyPaths`.
 //! - [`pivot`]: pivot_root or MS_MOVE + chroot.
@@ -21,11 +23,11 @@ pub mod devices;
 pub mod idmap;
 pub mod mount;
 pub mod options;
+pub mod overlay;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use husk_sys::mount::{self as sysmount, MountAttr, MountAttrFlags, Propagation};
@@ -97,7 +99,7 @@ fn set_propagation(path: &Path, p: Propagation, recursive: bool) -> Result<(), C
 ///
 /// # Errors
 /// A [`ChildError`] naming the mount entry, device, path or step.
-pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), ChildError> {
+pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<idmap::Idmapped>]) -> Result<(), ChildError> {
     // Keep host mount events from reaching the container and vice versa: every mount of this
     // namespace is made rslave first, whatever linux.rootfsPropagation says: a non-recursive
     // value on / alone would leave the mount holding the rootfs shared with the host, and the
@@ -118,15 +120,28 @@ pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), Child
         let at = r.rootfs.to_string_lossy().into_owned();
         move |e: std::io::Error| ChildError::setup(step, Some(&at), e)
     };
-    let self_bind = sysmount::clone_tree(None, &r.rootfs, true, false)
-        .map_err(rootfs_err("bind the rootfs onto itself"))?;
+    // husk's overlay annotation: the overlay is the rootfs mount, made here in the container's
+    // mount (and user) namespace; otherwise the rootfs is bound onto itself.
+    let overlay = overlay::from_spec(r.spec).map_err(|detail| ChildError::Config {
+        field: format!("annotations.\"{}\"", overlay::ANNOTATION),
+        detail,
+    })?;
+    let self_bind = match &overlay {
+        Some(layers) => overlay::mount(layers, r.in_userns, &r.rootfs)?,
+        None => sysmount::clone_tree(None, &r.rootfs, true, false)
+            .map_err(rootfs_err("bind the rootfs onto itself"))?,
+    };
     let spot = husk_sys::open_in_root(
         std::fs::File::open("/").map_err(|e| ChildError::setup("open /", None, e))?,
         &r.rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY,
     )
     .map_err(rootfs_err("open the rootfs"))?;
-    sysmount::attach(&self_bind, &spot).map_err(rootfs_err("bind the rootfs onto itself"))?;
+    sysmount::attach(&self_bind, &spot).map_err(rootfs_err(if overlay.is_some() {
+        "attach the overlay at"
+    } else {
+        "bind the rootfs onto itself"
+    }))?;
     sysmount::mount_setattr(
         &self_bind,
         false,
