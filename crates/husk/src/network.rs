@@ -546,10 +546,16 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), NetworkError> {
 fn spawn(mut cmd: Command, fds: &[(i32, i32)], kind: Kind) -> Result<Child, NetworkError> {
     husk_sys::spawn::pass_fds(&mut cmd, fds);
     husk_sys::spawn::kill_with_parent(&mut cmd);
-    cmd.spawn().map_err(|source| NetworkError::Spawn {
+    let child = cmd.spawn().map_err(|source| NetworkError::Spawn {
         program: kind.program(),
         source,
-    })
+    })?;
+    tracing::debug!(
+        program = kind.program(),
+        pid = child.id(),
+        "network helper started"
+    );
+    Ok(child)
 }
 
 /// A running network helper. Dropping it kills (SIGKILL) and reaps it and removes its
