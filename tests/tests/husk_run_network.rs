@@ -110,15 +110,17 @@ uid=$1 gid=$2
 shift 2
 exec setpriv --reuid "$uid" --regid "$gid" --clear-groups -- "$@""#;
 
-/// `husk run ... --debug`: as [`Husk::command`], except that a rootless run on a host where the
-/// user cannot open /dev/net/tun goes through [`TUN_SCRIPT`]: `unshare --mount` as root, a
-/// 0666 tun node over /dev/net in that namespace only, then `setpriv` to the user with the
-/// same environment, directory and arguments.
+/// `husk run ... --debug`: as [`Husk::command`], except that a rootless run with a helper
+/// (`--network pasta|slirp4netns` in `opts`) on a host where the user cannot open /dev/net/tun
+/// goes through [`TUN_SCRIPT`]: `unshare --mount` as root, a 0666 tun node over /dev/net in
+/// that namespace only, then `setpriv` to the user with the same environment, directory and
+/// arguments.
 fn tun_wrapped(h: &Husk, name: &str, opts: &[&str], cmd: &[&str]) -> Command {
+    let helper = opts.iter().any(|o| HELPERS.contains(o));
     let mut opts = opts.to_vec();
     opts.push("--debug");
     let c = h.command(name, &opts, "host", cmd);
-    let Some(u) = h.user().filter(|_| !user_can_open_tun(h)) else {
+    let Some(u) = h.user().filter(|_| helper && !user_can_open_tun(h)) else {
         return c;
     };
     static NOTE: Once = Once::new();

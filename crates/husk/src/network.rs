@@ -51,6 +51,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The fd numbers the helper gets the container's namespaces at.
 const NETNS_FD: i32 = 5;
 const USERNS_FD: i32 = 6;
+/// slirp4netns's API socket, in the helper's directory (its working directory).
+const API_SOCKET: &str = "api";
 /// slirp4netns's `--ready-fd` and `--exit-fd`.
 const READY_FD: i32 = 3;
 const EXIT_FD: i32 = 4;
@@ -368,10 +370,18 @@ impl NetworkPlan {
     }
 
     /// Starts the helper on the created container's namespaces and waits until its interface
-    /// is up and the `-p` ports are forwarded. `None` for `none` and `host`.
+    /// is up and the `-p` ports are forwarded. `None` for `none` and `host`. The helper's files
+    /// (its output, pid file, API socket) go in `dir`, a new directory in the container's
+    /// directory (so a run killed by SIGKILL leaves them where the next run of that name, or
+    /// removing the container, cleans up), removed when the [`Helper`] is dropped.
     ///
-    /// Errors: [`NetworkError`] with the helper's own message; the helper is gone by then.
-    pub fn attach(&self, ns: Option<&NamespaceFds>) -> Result<Option<Helper>, NetworkError> {
+    /// Errors: [`NetworkError`] with the helper's own message; the helper and `dir` are gone
+    /// by then.
+    pub fn attach(
+        &self,
+        ns: Option<&NamespaceFds>,
+        dir: &Path,
+    ) -> Result<Option<Helper>, NetworkError> {
         let (Some(kind), Some(program)) = (Kind::of(self.mode), &self.helper) else {
             return Ok(None);
         };
@@ -379,10 +389,7 @@ impl NetworkPlan {
             program: kind.program(),
             detail: "the runtime did not hand over the container's network namespace".into(),
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix("husk-net-")
-            .tempdir()
-            .map_err(io("making a temporary directory for the network helper"))?;
+        let dir = HelperDir::create(dir)?;
         let log_path = dir.path().join("log");
         let log =
             File::create(&log_path).map_err(io(format!("creating {}", log_path.display())))?;
@@ -390,7 +397,9 @@ impl NetworkPlan {
             .try_clone()
             .map_err(io(format!("duplicating {}", log_path.display())))?;
         let mut cmd = Command::new(program);
-        cmd.current_dir("/")
+        // slirp4netns binds its API socket relative to this (a socket path has at most 107
+        // bytes, and the container's directory may be deeper).
+        cmd.current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
@@ -405,8 +414,12 @@ impl NetworkPlan {
                 let (exit_r, exit_w) = pipe()?;
                 fds.push((ready_w.as_raw_fd(), READY_FD));
                 fds.push((exit_r.as_raw_fd(), EXIT_FD));
-                let api = (!self.publish.is_empty()).then(|| dir.path().join("api"));
-                cmd.args(slirp4netns_args(ns.user.is_some(), root, api.as_deref()));
+                let api = !self.publish.is_empty();
+                cmd.args(slirp4netns_args(
+                    ns.user.is_some(),
+                    root,
+                    api.then_some(Path::new(API_SOCKET)),
+                ));
                 let child = spawn(cmd, &fds, kind)?;
                 drop((ready_w, exit_r));
                 let mut helper = Helper {
@@ -414,12 +427,12 @@ impl NetworkPlan {
                     child,
                     exit_fd: Some(exit_w),
                     log: log_path,
-                    _dir: dir,
+                    dir,
                 };
                 helper.wait_ready_fd(ready_r)?;
-                if let Some(api) = api {
+                if api {
                     for p in &self.publish {
-                        add_hostfwd(&api, p)?;
+                        add_hostfwd(helper.dir.path(), p)?;
                     }
                 }
                 helper
@@ -440,7 +453,7 @@ impl NetworkPlan {
                     child,
                     exit_fd: None,
                     log: log_path,
-                    _dir: dir,
+                    dir,
                 };
                 helper.wait_pid_file(&pid_file)?;
                 helper
@@ -558,8 +571,31 @@ fn spawn(mut cmd: Command, fds: &[(i32, i32)], kind: Kind) -> Result<Child, Netw
     Ok(child)
 }
 
-/// A running network helper. Dropping it kills (SIGKILL) and reaps it and removes its
-/// temporary directory (its log, pid file, API socket).
+/// The helper's directory, removed with everything in it when dropped.
+#[derive(Debug)]
+struct HelperDir(PathBuf);
+
+impl HelperDir {
+    fn create(path: &Path) -> Result<Self, NetworkError> {
+        std::fs::create_dir(path).map_err(io(format!("creating {}", path.display())))?;
+        Ok(Self(path.to_owned()))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for HelperDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(error = %e, "removing {}", self.0.display());
+        }
+    }
+}
+
+/// A running network helper. Dropping it kills (SIGKILL) and reaps it, then removes its
+/// directory (its output, pid file, API socket).
 #[derive(Debug)]
 pub struct Helper {
     program: &'static str,
@@ -567,7 +603,8 @@ pub struct Helper {
     /// slirp4netns's `--exit-fd` peer: it exits when this closes.
     exit_fd: Option<OwnedFd>,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    /// Dropped after `drop` has killed the helper (fields drop after `Drop::drop`).
+    dir: HelperDir,
 }
 
 impl Helper {
@@ -674,8 +711,10 @@ impl Drop for Helper {
     }
 }
 
-/// Asks slirp4netns, through its API socket, to forward `p` (`add_hostfwd`, man slirp4netns).
-fn add_hostfwd(api: &Path, p: &Publish) -> Result<(), NetworkError> {
+/// Asks slirp4netns, through its API socket [`API_SOCKET`] in `dir`, to forward `p`
+/// (`add_hostfwd`, man slirp4netns). The socket is reached as `/proc/self/fd/N/api` through an
+/// fd of `dir`, which keeps the path short whatever the directory's.
+fn add_hostfwd(dir: &Path, p: &Publish) -> Result<(), NetworkError> {
     let fail = |detail: String| NetworkError::Forward {
         publish: p.to_string(),
         detail,
@@ -689,8 +728,11 @@ fn add_hostfwd(api: &Path, p: &Publish) -> Result<(), NetworkError> {
             "guest_port": p.container_port,
         }
     });
-    let mut s = UnixStream::connect(api)
+    let api = dir.join(API_SOCKET);
+    let dir_fd = File::open(dir).map_err(|e| fail(format!("opening {}: {e}", dir.display())))?;
+    let mut s = UnixStream::connect(format!("/proc/self/fd/{}/{API_SOCKET}", dir_fd.as_raw_fd()))
         .map_err(|e| fail(format!("connecting to {}: {e}", api.display())))?;
+    drop(dir_fd);
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .and_then(|()| s.write_all(request.to_string().as_bytes()))
         .and_then(|()| s.shutdown(std::net::Shutdown::Write))
@@ -848,11 +890,11 @@ mod tests {
 
     #[test]
     fn helper_arguments() {
-        let a = slirp4netns_args(true, false, Some(Path::new("/t/api")));
+        let a = slirp4netns_args(true, false, Some(Path::new("api")));
         assert_eq!(
             a.join(" "),
             "--configure --mtu=65520 --ready-fd=3 --exit-fd=4 --enable-seccomp \
-             --api-socket=/t/api --userns-path=/proc/self/fd/6 --netns-type=path \
+             --api-socket=api --userns-path=/proc/self/fd/6 --netns-type=path \
              /proc/self/fd/5 tap0"
         );
         let a = slirp4netns_args(false, true, None);

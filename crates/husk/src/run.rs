@@ -522,8 +522,9 @@ fn monitor(
         namespace_fds: net.needs_helper(),
         ..Default::default()
     };
+    let net_dir = p.dir.paths().dir.join("net");
     container::run_with(&opts, |created| {
-        net.attach(created.namespaces())
+        net.attach(created.namespaces(), &net_dir)
             .map_err(|e| ContainerError::BeforeStart(Box::new(e)))
     })
     .map_err(|source| {
