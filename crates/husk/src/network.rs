@@ -25,6 +25,12 @@
 //!
 //! Both get `/etc/resolv.conf` bind-mounted from the container's directory, naming that
 //! resolver (plus the host's `search` and `options` lines), as Docker and Podman do.
+//!
+//! Rootless, the helper joins the container's user namespace to reach its network namespace and
+//! opens /dev/net/tun with the user's host credentials (checked up front: it must be mode 0666,
+//! udev's default). As root, slirp4netns gets `--enable-sandbox` (it cannot make its sandbox
+//! unprivileged without joining a user namespace first), and pasta `--runas 0:0` (it would
+//! switch to nobody before opening the namespaces and fail).
 
 use std::fs::File;
 use std::io::{Read, Write};
