@@ -25,7 +25,7 @@ use husk_tests::console::{read_all, ConsoleSocket};
 use husk_tests::mountinfo::{at, parse_mountinfo};
 use husk_tests::rootless::{self, host_gids, host_uids, TestUser};
 use husk_tests::runtime::exec;
-use husk_tests::{host, reference_lacks, Bundle, Outcome, Runtime};
+use husk_tests::{host, host_lacks, reference_lacks, Bundle, Outcome, Runtime};
 use serde_json::json;
 
 const NOBODY: u32 = 65534;
@@ -971,4 +971,42 @@ fn exec_t_sends_a_pty_of_the_container_to_the_console_socket() {
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert_eq!(lines, ["/dev/pts/0", "0 620", "0"], "{out:?}");
+}
+
+#[test]
+fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
+    let u = user();
+    let deleg = rootless::Delegation::prepare(u, &["memory", "pids"]);
+    if host_lacks(
+        deleg.is_none(),
+        "a pure cgroup v2 host with memory and pids (tests/v2vm.sh runs this)",
+    ) {
+        return;
+    }
+    let deleg = deleg.unwrap();
+    let rt = Runtime::rootless_in_cgroup(&deleg.runtime_procs());
+    let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    let path = deleg.cgroups_path("ctr");
+    b.set("/linux/cgroupsPath", json!(path));
+    b.set(
+        "/linux/resources",
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}}),
+    );
+    let pid = running(&rt, &b);
+    let ctr = deleg.dir().join("ctr");
+    let read = |f: &str| {
+        fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
+    };
+    assert_eq!(read("memory.max"), "67108864\n");
+    assert_eq!(read("pids.max"), "32\n");
+    assert_eq!(read("cgroup.procs"), format!("{pid}\n"));
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(),
+        format!("0::{path}\n")
+    );
+    // The user made it: it is theirs.
+    assert_eq!(owner(&ctr), (u.uid, u.gid));
+    rt.cmd(&["delete", "--force", &b.id]).ok();
+    husk_tests::runtime::reap(pid);
+    assert!(!ctr.exists(), "the container's cgroup is left");
 }
