@@ -133,14 +133,15 @@ impl TestUser {
 
     /// A `Command` running `program` as this user (like [`TestUser::command`]) from inside the
     /// cgroup whose `cgroup.procs` is `procs`: root's `sh` moves itself there, then execs
-    /// util-linux `setpriv` to become the user. The way a login's processes start in a cgroup
+    /// util-linux `setpriv` to become the user (by its path: the v2 guest's busybox sh would
+    /// run its own setpriv applet, which cannot change uids). The way a login's processes start in a cgroup
     /// delegated to the user (see [`Delegation`]), which the user could not move them into.
     pub fn command_in_cgroup(&self, procs: &Path, program: impl AsRef<OsStr>) -> Command {
         let mut c = Command::new("sh");
         c.arg("-c")
             .arg(
                 "echo $$ > \"$0\" && u=$1 g=$2 && shift 2 && \
-                 exec setpriv --reuid=\"$u\" --regid=\"$g\" --clear-groups -- \"$@\"",
+                 exec /usr/bin/setpriv --reuid=\"$u\" --regid=\"$g\" --clear-groups -- \"$@\"",
             )
             .arg(procs)
             .arg(self.uid.to_string())
@@ -159,7 +160,15 @@ impl TestUser {
 
     /// A temp dir owned by this user (mode 0755), removed (by root) when dropped.
     pub fn tempdir(&self, prefix: &str) -> tempfile::TempDir {
-        let d = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        self.tempdir_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// Like [`TestUser::tempdir`], in `parent`.
+    pub fn tempdir_in(&self, parent: &Path, prefix: &str) -> tempfile::TempDir {
+        let d = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)
+            .unwrap();
         fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
         chown(d.path(), Some(self.uid), Some(self.gid)).unwrap();
         d

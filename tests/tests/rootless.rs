@@ -501,9 +501,14 @@ fn a_setuid_binary_gives_root_of_the_container_never_of_the_host() {
     let u = user();
     let minbase = husk_tests::rootfs::minbase();
     // /opt: setuid copies of id and sleep owned by the user, the container's root;
-    // /srv: setuid copies owned by the host's root, which the container does not map.
-    let mine = u.tempdir("husk-rl-suid-");
-    let roots = tempfile::tempdir().unwrap();
+    // /srv: setuid copies owned by the host's root, which the container does not map. In the
+    // rootfs cache's filesystem: the v2 guest's /tmp is nosuid, which a bind keeps.
+    let cache = husk_tests::rootfs::cache_dir();
+    let mine = u.tempdir_in(&cache, "rl-suid-");
+    let roots = tempfile::Builder::new()
+        .prefix("rl-suid-")
+        .tempdir_in(&cache)
+        .unwrap();
     fs::set_permissions(roots.path(), fs::Permissions::from_mode(0o755)).unwrap();
     for prog in ["id", "sleep"] {
         for (dir, uid, gid) in [(mine.path(), u.uid, u.gid), (roots.path(), 0, 0)] {
