@@ -7,6 +7,8 @@
 # Usage: tests/v2vm.sh [PATH-TO-v2vm]   (default: ../shared/tools/v2vm beside the checkout)
 # V2VM_TESTS="cgroup_limits husk_cgroups" runs only those test binaries (names as in
 # tests/tests/, plus husk_cgroups for the cgroup crate's own root tests); default: all.
+# V2VM_TEST_ARGS="delegated --nocapture" passes a name filter and options to every test binary
+# (words without quotes).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -58,7 +60,8 @@ cp target/debug/husk-runtime target/debug/husk "$dir/"
 cp "target/husk-probe/$arch-unknown-linux-gnu/debug/husk-probe" "$dir/"
 cp tests/rootless-user.sh "$dir/"
 cp -a "$cache/busybox-v1" "$cache/minbase" "$dir/cache/"
-cat > "$dir/run.sh" <<'EOF'
+echo "test_args='${V2VM_TEST_ARGS:-}'" > "$dir/run.sh"
+cat >> "$dir/run.sh" <<'EOF'
 export HUSK_RUNTIME=/work/husk-runtime HUSK_FRONT=/work/husk HUSK_TEST_CACHE=/work/cache
 export HUSK_PROBE=/work/husk-probe
 status=0
@@ -71,7 +74,8 @@ sh /work/rootless-user.sh || status=1
 cd /work
 for t in bin/*; do
     echo "== cgroup v2: ${t#bin/}"
-    ./"$t" --test-threads=2 || status=1
+    # shellcheck disable=SC2086 # words, split on purpose
+    ./"$t" --test-threads=2 $test_args || status=1
 done
 exit $status
 EOF
