@@ -181,11 +181,70 @@ fn idmap_refusals_name_the_mount() {
     rt.run(&b)
         .failed()
         .stderr_mentions(&[&format!("mounts[{i}]"), "gidMappings"]);
-    // idmap on something that is not a bind.
+    // ridmap on something that is not a bind.
+    let mut b = Bundle::busybox(&["true"]);
+    with_userns(&mut b);
+    b.mount("/mnt", "tmpfs", "tmpfs", &["ridmap"]);
+    rt.run(&b)
+        .failed()
+        .stderr_mentions(&[&format!("mounts[{i}]"), "rbind"]);
+    // A filesystem the container mounts can only show ids its user namespace maps.
     let mut b = Bundle::busybox(&["true"]);
     with_userns(&mut b);
     b.mount("/mnt", "tmpfs", "tmpfs", &["idmap"]);
+    let other = json!([{"containerID": 0, "hostID": 5000, "size": 1}]);
+    b.set(&format!("/mounts/{i}/uidMappings"), other.clone());
+    b.set(&format!("/mounts/{i}/gidMappings"), other);
     rt.run(&b)
         .failed()
-        .stderr_mentions(&[&format!("mounts[{i}]"), "bind"]);
+        .stderr_mentions(&[&format!("mounts[{i}]"), "host id 5000", "not mapped"]);
+    assert!(!rt.root().join(&b.id).exists());
+}
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = nix::sys::utsname::uname().unwrap();
+    let mut parts = release
+        .release()
+        .to_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
+#[test]
+fn a_filesystem_the_container_mounts_is_idmapped_inside_its_user_namespace() {
+    if reference_lacks("idmapped filesystems other than binds (runc 1.2 idmaps binds only)")
+        || host_lacks(!kernel_at_least(6, 3), "idmapped tmpfs (Linux 6.3)")
+    {
+        return;
+    }
+    let rt = Runtime::new();
+    // The tmpfs belongs to the container's user namespace (0..65536 -> 100000..); its own
+    // mappings are in host ids: on-tmpfs uid 0 shows as host 100001 (container 1), gid 0 as
+    // group host 100002 (container 2). A plain tmpfs beside it shows 0:0.
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /mnt/a /mnt/b; grep -c ' /mnt/a .*idmapped' /proc/self/mountinfo",
+    ]);
+    with_userns(&mut b);
+    b.mount("/mnt/a", "tmpfs", "tmpfs", &["idmap"]);
+    let i = b.config["mounts"].as_array().unwrap().len() - 1;
+    b.set(
+        &format!("/mounts/{i}/uidMappings"),
+        json!([{"containerID": 0, "hostID": 100001, "size": 1}]),
+    );
+    b.set(
+        &format!("/mounts/{i}/gidMappings"),
+        json!([{"containerID": 0, "hostID": 100002, "size": 1}]),
+    );
+    b.mount("/mnt/b", "tmpfs", "tmpfs", &[]);
+    assert_eq!(rt.run_ok(&b), "1:2\n0:0\n1\n");
+    // idmap alone takes the container's own mappings: the identity, seen from inside.
+    let mut b = Bundle::busybox(&["stat", "-c", "%u:%g", "/mnt/a"]);
+    with_userns(&mut b);
+    b.mount("/mnt/a", "tmpfs", "tmpfs", &["idmap"]);
+    assert_eq!(rt.run_ok(&b), "0:0\n");
 }

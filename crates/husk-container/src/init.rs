@@ -45,7 +45,7 @@ pub struct ChildContext<'a> {
     /// The rootfs setup.
     pub rootfs: Rootfs<'a>,
     /// Per entry of `mounts`, the idmapped mount the runtime made for it (`rootfs::idmap`).
-    pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
+    pub idmapped: &'a [Option<crate::rootfs::idmap::Idmapped>],
     /// Resolved capabilities.
     pub caps: &'a ResolvedCapabilities,
     /// The compiled seccomp filter.

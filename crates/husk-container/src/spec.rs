@@ -1311,7 +1311,7 @@ fn check_mounts(spec: &Spec, warnings: &mut Vec<String>) -> Result<(), SpecError
 }
 
 /// The idmapped-mount rules of runtime-spec config.md: `uidMappings` and `gidMappings` come
-/// together; `idmap`/`ridmap` are for binds; with no mappings of its own the mount takes the
+/// together; `ridmap` is for binds (`idmap` also for a filesystem the container mounts); with no mappings of its own the mount takes the
 /// container's user namespace's, and without a user namespace that is an error (MUST).
 fn check_mount_idmap(spec: &Spec, index: usize, mount: &Mount) -> Result<(), SpecError> {
     let uid = mount.uid_mappings().as_deref().unwrap_or_default();
@@ -1331,9 +1331,10 @@ fn check_mount_idmap(spec: &Spec, index: usize, mount: &Mount) -> Result<(), Spe
     if !idmap && uid.is_empty() {
         return Ok(());
     }
-    if !(has("bind") || has("rbind")) {
+    if has("ridmap") && !(has("bind") || has("rbind")) {
         return Err(problem(
-            "idmapped mounts (idmap, ridmap, uidMappings/gidMappings) are made of binds: add \"bind\" or \"rbind\" to options",
+            "ridmap idmaps a bind and the mounts below it: add \"rbind\" to options, or use \
+             idmap for a filesystem of its own",
         ));
     }
     if uid.is_empty() {

@@ -13,6 +13,13 @@
 //! container's own, and only filesystems mounted inside the runtime's user namespace can be
 //! idmapped (the kernel wants CAP_SYS_ADMIN in the filesystem's user namespace): a host
 //! filesystem is refused with that reason.
+//!
+//! A filesystem the container mounts itself (a tmpfs with `idmap` or mappings of its own) is
+//! idmapped by the init instead, inside the container's user namespace, which owns that
+//! filesystem: the kernel also wants CAP_SYS_ADMIN in the user namespace carrying the
+//! mappings, so the init makes that one as a child of its own, with the mappings' host ids
+//! translated into the container's ids ([`Idmapped::Maps`]). This works rootless too; the
+//! filesystem type must allow idmapped mounts (tmpfs since Linux 6.3).
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -41,6 +48,14 @@ pub enum IdmapError {
         /// What to do, when known.
         hint: &'static str,
     },
+    /// The mappings of a filesystem the container mounts cannot be given in its ids.
+    #[error("mounts[{index}] (idmapped filesystem): {problem}")]
+    InContainer {
+        /// The index in `mounts`.
+        index: usize,
+        /// What is wrong and what to do.
+        problem: String,
+    },
     /// The maps of the user namespace carrying the mappings could not be written.
     #[error("write the maps of the user namespace for idmapped mounts: {0}")]
     Maps(#[from] crate::rootless::RootlessError),
@@ -54,18 +69,35 @@ pub enum IdmapError {
     },
 }
 
-/// For each entry of `mounts`, the detached idmapped mount to attach in its place, or `None`
-/// for an entry that is not idmapped. Checked beforehand by the spec validation (binds only,
-/// mappings paired, a user namespace when the mount has no mappings of its own).
+/// What the init gets for an idmapped entry of `mounts`.
+#[derive(Debug)]
+pub enum Idmapped {
+    /// A bind: the detached idmapped mount the runtime made, to attach in its place.
+    Tree(OwnedFd),
+    /// A filesystem the init mounts: the mappings ("inside outside count" lines, the outside
+    /// ids the container's own) of the user namespace it makes for the idmap.
+    Maps {
+        /// uid_map text.
+        uid_map: String,
+        /// gid_map text.
+        gid_map: String,
+    },
+}
+
+/// For each entry of `mounts`, what makes it idmapped (see [`Idmapped`]), or `None` for an
+/// entry that is not idmapped. Checked beforehand by the spec validation (`ridmap` for binds
+/// only, mappings paired, a user namespace when the mount has no mappings of its own).
 ///
 /// # Errors
 /// [`IdmapError`] naming the mount: the source missing, a filesystem without idmap support
-/// (EINVAL), a kernel before 5.12 (ENOSYS).
+/// (EINVAL), a kernel before 5.12 (ENOSYS), a rootless runtime asked to idmap a host
+/// filesystem, a mapping of a filesystem the container mounts whose host ids the container's
+/// user namespace does not map.
 pub fn prepare(
     spec: &Spec,
     bundle: &Path,
     plan: &Plan,
-) -> Result<Vec<Option<OwnedFd>>, IdmapError> {
+) -> Result<Vec<Option<Idmapped>>, IdmapError> {
     let mut out = Vec::new();
     let mut userns: HashMap<(String, String), OwnedFd> = HashMap::new();
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
@@ -74,6 +106,10 @@ pub fn prepare(
         let gid = m.gid_mappings().as_deref().unwrap_or_default();
         if o.idmap.is_none() && uid.is_empty() {
             out.push(None);
+            continue;
+        }
+        if o.bind.is_none() {
+            out.push(Some(in_container_maps(index, uid, gid, plan)?));
             continue;
         }
         let src = super::mount::source_on_host(m, bundle).unwrap_or_default();
@@ -141,7 +177,103 @@ pub fn prepare(
         })?;
         super::mount::apply_attrs(&tree, &o, false)
             .map_err(|e| err("mount_setattr (options)", "", e))?;
-        out.push(Some(tree));
+        out.push(Some(Idmapped::Tree(tree)));
+    }
+    Ok(out)
+}
+
+/// The pid of `pid` (of the caller's pid namespace) in the pid namespace of the procfs mounted
+/// at /proc: the `Pid:` line of a pidfd's fdinfo is given in the procfs instance's namespace
+/// (`man 2 pidfd_open`, `man 5 proc`, /proc/PID/fdinfo).
+fn proc_pid(pid: nix::unistd::Pid) -> std::io::Result<i32> {
+    let fd = husk_sys::pidfd_open(pid)?;
+    let info = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no Pid line in the pidfd's fdinfo"))
+}
+
+/// The maps of the user namespace the init makes to idmap a filesystem it mounts itself
+/// (`mounts[index]`, with its own `uid`/`gid` mappings or, when empty, the container's): the
+/// host ids translated into the container's ids, since that namespace is a child of the
+/// container's. Without a new user namespace the container's ids are the host's.
+fn in_container_maps(
+    index: usize,
+    uid: &[oci_spec::runtime::LinuxIdMapping],
+    gid: &[oci_spec::runtime::LinuxIdMapping],
+    plan: &Plan,
+) -> Result<Idmapped, IdmapError> {
+    if plan.join_user.is_some() {
+        return Err(IdmapError::InContainer {
+            index,
+            problem: "the container joins a user namespace, whose mappings husk does not know: \
+                      idmap only binds there"
+                .into(),
+        });
+    }
+    let (uid_map, gid_map) = if uid.is_empty() {
+        (plan.uid_map.clone(), plan.gid_map.clone())
+    } else {
+        (map_text(uid), map_text(gid))
+    };
+    if !plan.new_user {
+        return Ok(Idmapped::Maps { uid_map, gid_map });
+    }
+    let translate = |what: &str, map: &str, container: &str| {
+        to_container_ids(map, container).map_err(|id| IdmapError::InContainer {
+            index,
+            problem: format!(
+                "{what}: host id {id} is not mapped in the container's user namespace ({}); a \
+                 filesystem the container mounts can only show ids the container has",
+                container.trim().replace('\n', ", ")
+            ),
+        })
+    };
+    Ok(Idmapped::Maps {
+        uid_map: translate("uidMappings", &uid_map, &plan.uid_map)?,
+        gid_map: translate("gidMappings", &gid_map, &plan.gid_map)?,
+    })
+}
+
+/// `map` ("inside outside count" lines, outside = host ids) with each outside range rewritten
+/// in the ids of the namespace whose map is `container` (same format), split where the
+/// container's lines split it. Err: the first host id `container` does not map.
+fn to_container_ids(map: &str, container: &str) -> Result<String, u64> {
+    let lines = |t: &str| -> Vec<(u64, u64, u64)> {
+        t.lines()
+            .filter_map(|l| {
+                let f: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                (f.len() == 3).then(|| (f[0], f[1], f[2]))
+            })
+            .collect()
+    };
+    let ctr = lines(container);
+    let mut out = String::new();
+    for (inside, outside, count) in lines(map) {
+        let mut done = 0;
+        while done < count {
+            let host = outside + done;
+            let Some(&(c_in, c_out, c_count)) =
+                ctr.iter().find(|(_, o, n)| (*o..o + n).contains(&host))
+            else {
+                return Err(host);
+            };
+            let n = (count - done).min(c_out + c_count - host);
+            out.push_str(&format!(
+                "{} {} {}\n",
+                inside + done,
+                c_in + (host - c_out),
+                n
+            ));
+            done += n;
+        }
     }
     Ok(out)
 }
@@ -155,7 +287,7 @@ const ROOTLESS_HINT: &str = " (husk-runtime runs rootless: only a filesystem mou
 /// A user namespace whose uid_map and gid_map are `uid_map` and `gid_map` ("inside outside
 /// count" lines): a child process unshares CLONE_NEWUSER, the runtime writes its maps and keeps
 /// an fd of the namespace, and the child is killed and reaped.
-fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
+pub(crate) fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
     let e = |step| move |source: std::io::Error| IdmapError::Userns { step, source };
     let (ready_r, ready_w) = nix::unistd::pipe().map_err(|x| e("pipe")(x.into()))?;
     let parent = nix::unistd::getpid();
@@ -168,6 +300,10 @@ fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
             if nix::unistd::getppid() != parent {
                 std::process::exit(1);
             }
+            // Forked from the init, which is non-dumpable: its /proc files would belong to the
+            // host's root, and the init could not open this child's uid_map for writing. The
+            // child holds nothing and runs nothing; no container process exists yet.
+            let _ = nix::sys::prctl::set_dumpable(true);
             // 0, or the errno of unshare, for the parent's message.
             let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
                 Ok(()) => 0,
@@ -204,8 +340,36 @@ fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
             source: std::io::Error::from_raw_os_error(errno),
         });
     }
+    // The child's pid as /proc shows it: the init calls this in its new pid namespace while
+    // /proc is still the host's.
+    let pid = proc_pid(pid).map_err(e("find the helper in /proc"))?;
     // Directly with privilege, else through newuidmap/newgidmap (a rootless runtime).
-    crate::rootless::write_id_maps(pid.as_raw(), uid_map, gid_map)?;
+    crate::rootless::write_id_maps(pid, uid_map, gid_map)?;
     let f = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(e("open ns/user"))?;
     Ok(f.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_container_ids;
+
+    #[test]
+    fn host_ids_become_the_containers_split_at_its_lines() {
+        let container = "0 1000 1\n1 100000 65536\n";
+        assert_eq!(
+            to_container_ids("0 100000 1\n", container).unwrap(),
+            "0 1 1\n"
+        );
+        assert_eq!(
+            to_container_ids("0 1000 1\n", container).unwrap(),
+            "0 0 1\n"
+        );
+        // One range over both lines of the container's map.
+        assert_eq!(
+            to_container_ids("5 1000 3\n", "0 1000 1\n1 1001 10\n").unwrap(),
+            "5 0 1\n6 1 2\n"
+        );
+        assert_eq!(to_container_ids("0 5000 1\n", container), Err(5000));
+        assert_eq!(to_container_ids("0 100000 65537\n", container), Err(165536));
+    }
 }

@@ -10,7 +10,8 @@
 //! - [`options`]: a mount's options sorted for fsconfig/fsmount/mount_setattr.
 //! - [`resolve`]: paths inside the root, mountpoint creation.
 //! - [`mount`]: one `mounts` entry, `cgroup` mounts, the /proc rules.
-//! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist.
+//! - [`idmap`]: idmapped binds, made by the runtime before the container's processes exist,
+//!   and the mappings of idmapped filesystems the init mounts.
 //! - [`copyup`]: the `tmpcopyup` option.
 //! - [`devices`]: `linux.devices`, the default devices, /dev symlinks.
 //! - [`paths`]: `linux.maskedPaths`, `linux.readonlyPaths`.
@@ -25,7 +26,6 @@ pub mod paths;
 pub mod pivot;
 pub mod resolve;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use husk_sys::mount::{self as sysmount, MountAttr, MountAttrFlags, Propagation};
@@ -97,7 +97,7 @@ fn set_propagation(path: &Path, p: Propagation, recursive: bool) -> Result<(), C
 ///
 /// # Errors
 /// A [`ChildError`] naming the mount entry, device, path or step.
-pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<OwnedFd>]) -> Result<(), ChildError> {
+pub fn prepare(r: &Rootfs<'_>, idmapped: &[Option<idmap::Idmapped>]) -> Result<(), ChildError> {
     // Keep host mount events from reaching the container and vice versa: every mount of this
     // namespace is made rslave first, whatever linux.rootfsPropagation says: a non-recursive
     // value on / alone would leave the mount holding the rootfs shared with the host, and the

@@ -294,9 +294,16 @@ pub fn mount_one(
     i: usize,
     m: &SpecMount,
     o: &MountOptions,
-    idmapped: Option<&OwnedFd>,
+    idmapped: Option<&super::idmap::Idmapped>,
     made_so_far: &mut Made,
 ) -> Result<(), ChildError> {
+    let (idmapped, idmap_maps) = match idmapped {
+        Some(super::idmap::Idmapped::Tree(t)) => (Some(t), None),
+        Some(super::idmap::Idmapped::Maps { uid_map, gid_map }) => {
+            (None, Some((uid_map.as_str(), gid_map.as_str())))
+        }
+        None => (None, None),
+    };
     let typ = m
         .typ()
         .as_deref()
@@ -492,6 +499,34 @@ pub fn mount_one(
         let mnt = ctx
             .mount(attrs)
             .map_err(|e| fs_error(&field, "fsmount", &ctx, e))?;
+        if let Some((uid_map, gid_map)) = idmap_maps {
+            // Made here, a child of the container's user namespace, so the init has
+            // CAP_SYS_ADMIN over it as MOUNT_ATTR_IDMAP requires (see idmap.rs).
+            let ns =
+                super::idmap::userns_with(uid_map, gid_map).map_err(|e| ChildError::Config {
+                    field: format!("mounts[{i}]"),
+                    detail: format!("idmap: {e}"),
+                })?;
+            let a = MountAttr {
+                set: MountAttrFlags::MOUNT_ATTR_IDMAP,
+                userns: Some(ns.as_fd()),
+                ..MountAttr::default()
+            };
+            sysmount::mount_setattr(&mnt, false, &a).map_err(|e| {
+                let hint = if e.raw_os_error() == Some(libc::EINVAL) {
+                    " (this filesystem type does not allow idmapped mounts on this kernel: \
+                     tmpfs needs Linux 6.3)"
+                } else {
+                    ""
+                };
+                ChildError::Config {
+                    field: format!("mounts[{i}]"),
+                    detail: format!(
+                        "idmap the {fstype} (mount_setattr MOUNT_ATTR_IDMAP): {e}{hint}"
+                    ),
+                }
+            })?;
+        }
         if o.copy_up {
             super::copyup::copy_dir(&target, &mnt).map_err(|e| {
                 step_err(
