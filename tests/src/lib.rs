@@ -8,6 +8,10 @@
 //!
 //! Everything a test makes lives in its own temp dirs, its own cgroups below
 //! `husk-test-<pid>` (see [`cgroups`]) and the namespaces its containers create.
+//!
+//! The rootless tests run the runtime as the unprivileged user of [`rootless`] (made by
+//! tests/rootless-user.sh) through [`Runtime::rootless`], on [`Bundle::rootless_busybox`]
+//! bundles.
 
 // A test harness: a failed unwrap is a failed test with the value in the message, which is
 // what the project's rules allow tests ("tests may unwrap").

@@ -110,9 +110,16 @@ impl TestUser {
     /// doc); callers add their own variables.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut c = Command::new(program);
-        c.uid(self.uid)
-            .gid(self.gid)
-            .env_clear()
+        c.uid(self.uid).gid(self.gid);
+        self.login_env(&mut c);
+        c
+    }
+
+    /// Gives `c` this user's login environment (HOME, USER, LOGNAME, XDG_RUNTIME_DIR, PATH,
+    /// and RUST_BACKTRACE when the caller has it; nothing else of the caller's) and its home
+    /// as the cwd, without changing who runs it.
+    pub fn login_env(&self, c: &mut Command) {
+        c.env_clear()
             .env("HOME", &self.home)
             .env("USER", &self.name)
             .env("LOGNAME", &self.name)
@@ -122,6 +129,25 @@ impl TestUser {
         if let Some(v) = std::env::var_os("RUST_BACKTRACE") {
             c.env("RUST_BACKTRACE", v);
         }
+    }
+
+    /// A `Command` running `program` as this user (like [`TestUser::command`]) from inside the
+    /// cgroup whose `cgroup.procs` is `procs`: root's `sh` moves itself there, then execs
+    /// util-linux `setpriv` to become the user (by its path: the v2 guest's busybox sh would
+    /// run its own setpriv applet, which cannot change uids). The way a login's processes start in a cgroup
+    /// delegated to the user (see [`Delegation`]), which the user could not move them into.
+    pub fn command_in_cgroup(&self, procs: &Path, program: impl AsRef<OsStr>) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(
+                "echo $$ > \"$0\" && u=$1 g=$2 && shift 2 && \
+                 exec /usr/bin/setpriv --reuid=\"$u\" --regid=\"$g\" --clear-groups -- \"$@\"",
+            )
+            .arg(procs)
+            .arg(self.uid.to_string())
+            .arg(self.gid.to_string())
+            .arg(program.as_ref());
+        self.login_env(&mut c);
         c
     }
 
@@ -134,7 +160,15 @@ impl TestUser {
 
     /// A temp dir owned by this user (mode 0755), removed (by root) when dropped.
     pub fn tempdir(&self, prefix: &str) -> tempfile::TempDir {
-        let d = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        self.tempdir_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// Like [`TestUser::tempdir`], in `parent`.
+    pub fn tempdir_in(&self, parent: &Path, prefix: &str) -> tempfile::TempDir {
+        let d = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)
+            .unwrap();
         fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
         chown(d.path(), Some(self.uid), Some(self.gid)).unwrap();
         d
@@ -278,5 +312,106 @@ mod tests {
             }
         );
         assert!(parse("husk-rootless 1002 1002 /h /x 1 2 3").is_none());
+    }
+}
+
+/// A cgroup v2 subtree delegated to the test user, as a system manager delegates one to a login:
+/// `<test cgroup parent>/rl-deleg-<n>` (the parent of [`crate::cgroups`], which it keeps alive)
+/// with `controllers` enabled for its children, owned by the user with its `cgroup.procs`,
+/// `cgroup.subtree_control` and `cgroup.threads`; and a leaf `runtime` in it (root's) for the
+/// runtime's own processes, since a cgroup with enabled controllers may hold none. The user's
+/// runtime can then make container cgroups under it, set their limits and move processes
+/// between them. Removed when dropped (after the runtime that used it).
+#[derive(Debug)]
+pub struct Delegation {
+    dir: PathBuf,
+    rel: String,
+    _parent: crate::cgroups::ParentGuard,
+}
+
+impl Delegation {
+    /// Prepares the delegation for `user`; `None` (after saying why on stderr) where the host
+    /// is not pure cgroup v2 or lacks one of `controllers`.
+    pub fn prepare(user: &TestUser, controllers: &[&str]) -> Option<Delegation> {
+        let hs = crate::cgroups::hierarchies();
+        if hs.iter().any(|h| !h.controllers.is_empty()) {
+            eprintln!("no delegation: cgroup v1 hierarchies are mounted (not a pure v2 host)");
+            return None;
+        }
+        let own = hs.into_iter().find(|h| h.controllers.is_empty())?.own_dir;
+        let self_path = fs::read_to_string("/proc/self/cgroup")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("0::").map(str::to_string))?;
+        let parent_guard = crate::cgroups::ParentGuard::acquire();
+        let parent = own.join(crate::cgroups::parent_name());
+        let have = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+        if let Some(c) = controllers
+            .iter()
+            .find(|c| !have.split_whitespace().any(|h| h == **c))
+        {
+            eprintln!(
+                "no delegation: the {c} controller is not available in {}",
+                parent.display()
+            );
+            return None;
+        }
+        let enable: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+        let enable = enable.join(" ");
+        fs::write(parent.join("cgroup.subtree_control"), &enable).unwrap();
+        let name = format!("rl-deleg-{}", crate::bundle::unique_id());
+        let dir = parent.join(&name);
+        fs::create_dir(&dir).unwrap();
+        let d = Delegation {
+            rel: format!(
+                "{}/{}/{name}",
+                self_path.trim_end_matches('/'),
+                crate::cgroups::parent_name()
+            ),
+            dir,
+            _parent: parent_guard,
+        };
+        fs::write(d.dir.join("cgroup.subtree_control"), &enable).unwrap();
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
+            chown(d.dir.join(f), Some(user.uid), Some(user.gid)).unwrap();
+        }
+        fs::create_dir(d.dir.join("runtime")).unwrap();
+        Some(d)
+    }
+
+    /// The delegated cgroup's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The absolute `linux.cgroupsPath` of a container cgroup `leaf` below the delegation.
+    pub fn cgroups_path(&self, leaf: &str) -> String {
+        format!("{}/{leaf}", self.rel)
+    }
+
+    /// The `cgroup.procs` of the leaf where the runtime's processes run
+    /// ([`crate::Runtime::rootless_in_cgroup`]).
+    pub fn runtime_procs(&self) -> PathBuf {
+        self.dir.join("runtime/cgroup.procs")
+    }
+}
+
+impl Drop for Delegation {
+    fn drop(&mut self) {
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
+        }
+        if let Err(e) = fs::remove_dir(&self.dir) {
+            eprintln!("LEAK: cannot remove {}: {e}", self.dir.display());
+        }
     }
 }

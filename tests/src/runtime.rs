@@ -275,6 +275,8 @@ pub struct Runtime {
     made: Mutex<Vec<(String, Option<i32>)>>,
     /// The user the runtime runs as ([`Runtime::rootless`]); `None`: the test process's root.
     user: Option<&'static TestUser>,
+    /// The `cgroup.procs` every command starts in ([`Runtime::rootless_in_cgroup`]).
+    cgroup_procs: Option<PathBuf>,
     _cgroups: ParentGuard,
 }
 
@@ -306,6 +308,7 @@ impl Runtime {
                 .unwrap(),
             made: Mutex::new(Vec::new()),
             user: None,
+            cgroup_procs: None,
             _cgroups: ParentGuard::acquire(),
         }
     }
@@ -322,6 +325,14 @@ impl Runtime {
             fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
         }
         rt.user = Some(user);
+        rt
+    }
+
+    /// Like [`Runtime::rootless`], but every command starts in the cgroup whose `cgroup.procs`
+    /// is `procs` (a leaf of a [`rootless::Delegation`]; see [`TestUser::command_in_cgroup`]).
+    pub fn rootless_in_cgroup(procs: &Path) -> Runtime {
+        let mut rt = Runtime::rootless();
+        rt.cgroup_procs = Some(procs.to_path_buf());
         rt
     }
 
@@ -344,9 +355,10 @@ impl Runtime {
     /// its environment so every process it forks can be found (see
     /// [`crate::host::processes_mentioning`]).
     pub fn command(&self, args: &[&str], marker: &str) -> Command {
-        let mut cmd = match self.user {
-            Some(user) => user.command(&self.bin),
-            None => Command::new(&self.bin),
+        let mut cmd = match (self.user, &self.cgroup_procs) {
+            (Some(user), Some(procs)) => user.command_in_cgroup(procs, &self.bin),
+            (Some(user), None) => user.command(&self.bin),
+            (None, _) => Command::new(&self.bin),
         };
         cmd.arg("--root").arg(self.root.path()).args(args);
         cmd.env("HUSK_TEST_MARKER", marker);

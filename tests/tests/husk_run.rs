@@ -546,12 +546,12 @@ fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
     let h = Husk::new();
     let name = Husk::name();
     let source = rootfs::busybox().to_str().unwrap().to_owned();
-    let mut monitor = h
-        .command(&name, &[], &source, &["sleep", "60"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Registered, so that a parallel test's reap_orphans cannot take its exit status.
+    let mut monitor = runtime::spawn(
+        h.command(&name, &[], &source, &["sleep", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let record = h
         .data_root()
         .join("containers")
@@ -564,6 +564,7 @@ fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
     }
     monitor.kill().unwrap();
     monitor.wait().unwrap();
+    runtime::waited(&monitor);
     let dir = h.data_root().to_string_lossy().into_owned();
     assert!(fs::read_to_string("/proc/self/mountinfo")
         .unwrap()

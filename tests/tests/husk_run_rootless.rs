@@ -26,6 +26,20 @@ fn skip_under_runc() -> bool {
     reference_lacks("husk run (the front end; runc has none)")
 }
 
+/// Whether the container's mapping cannot hold the user's subordinate ranges here: husk maps
+/// them only when newuidmap and newgidmap are on the user's $PATH (Debian `uidmap`).
+fn lacks_helpers() -> bool {
+    let missing = ["newuidmap", "newgidmap"].iter().any(|h| {
+        !["/usr/local/bin", "/usr/bin", "/bin"]
+            .iter()
+            .any(|d| Path::new(d).join(h).exists())
+    });
+    husk_tests::host_lacks(
+        missing,
+        "newuidmap/newgidmap are not installed (Debian uidmap): husk maps only the user's own id",
+    )
+}
+
 fn user() -> &'static TestUser {
     rootless::user()
 }
@@ -106,7 +120,7 @@ fn owner(path: &Path) -> (u32, u32) {
 
 #[test]
 fn a_tarball_is_unpacked_with_its_owners_in_the_users_mapped_range() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let u = user();
@@ -208,7 +222,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn an_entry_owned_outside_the_mapping_refuses_the_tarball_by_name() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let u = user();
@@ -234,7 +248,7 @@ fn an_entry_owned_outside_the_mapping_refuses_the_tarball_by_name() {
 
 #[test]
 fn what_the_container_writes_to_a_volume_belongs_to_the_user_or_its_subordinate_ids() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let u = user();
@@ -310,7 +324,7 @@ fn a_directory_the_user_owns_is_root_inside_and_never_written() {
 
 #[test]
 fn files_of_subordinate_ids_in_the_upper_layer_are_removed_with_the_container() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let h = Husk::rootless();
@@ -376,7 +390,7 @@ fn the_host_source_runs_rootless() {
 
 #[test]
 fn network_host_binds_the_hosts_sys() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let h = Husk::rootless();
@@ -396,7 +410,7 @@ fn network_host_binds_the_hosts_sys() {
 
 #[test]
 fn limits_without_a_writable_cgroup_are_refused_and_leave_nothing() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let h = Husk::rootless();
@@ -420,7 +434,7 @@ fn limits_without_a_writable_cgroup_are_refused_and_leave_nothing() {
 
 #[test]
 fn an_id_outside_the_mapping_is_refused_for_u() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let u = user();
@@ -454,7 +468,7 @@ fn run_with_defaults(
 
 #[test]
 fn the_defaults_are_the_users_data_and_runtime_directories() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let u = user();
@@ -571,15 +585,16 @@ fn without_the_helpers_only_the_users_own_id_is_mapped() {
 
 #[test]
 fn a_killed_rootless_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
-    if skip_under_runc() {
+    if skip_under_runc() || lacks_helpers() {
         return;
     }
     let h = Husk::rootless();
     let (_src, ball) = owned_tarball(|_| {});
     let source = ball.to_str().unwrap().to_owned();
     let name = Husk::name();
-    let mut monitor = h
-        .command(
+    // Registered, so that a parallel test's reap_orphans cannot take its exit status.
+    let mut monitor = husk_tests::runtime::spawn(
+        h.command(
             &name,
             &[],
             &source,
@@ -590,9 +605,8 @@ fn a_killed_rootless_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
             ],
         )
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::null()),
+    );
     let record = h
         .data_root()
         .join("containers")
@@ -611,6 +625,7 @@ fn a_killed_rootless_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
     }
     monitor.kill().unwrap();
     monitor.wait().unwrap();
+    husk_tests::runtime::waited(&monitor);
     // The same name again: the stale container (its init still running, its upper layer
     // holding a directory of a subordinate id) is reclaimed, then this one runs.
     let o = h.run(&name, &[], &source, &["echo", "again"]);

@@ -25,7 +25,7 @@ use husk_tests::console::{read_all, ConsoleSocket};
 use husk_tests::mountinfo::{at, parse_mountinfo};
 use husk_tests::rootless::{self, host_gids, host_uids, TestUser};
 use husk_tests::runtime::exec;
-use husk_tests::{host, reference_lacks, Bundle, Outcome, Runtime};
+use husk_tests::{host, host_lacks, reference_lacks, Bundle, Outcome, Runtime};
 use serde_json::json;
 
 const NOBODY: u32 = 65534;
@@ -501,9 +501,14 @@ fn a_setuid_binary_gives_root_of_the_container_never_of_the_host() {
     let u = user();
     let minbase = husk_tests::rootfs::minbase();
     // /opt: setuid copies of id and sleep owned by the user, the container's root;
-    // /srv: setuid copies owned by the host's root, which the container does not map.
-    let mine = u.tempdir("husk-rl-suid-");
-    let roots = tempfile::tempdir().unwrap();
+    // /srv: setuid copies owned by the host's root, which the container does not map. In the
+    // rootfs cache's filesystem: the v2 guest's /tmp is nosuid, which a bind keeps.
+    let cache = husk_tests::rootfs::cache_dir();
+    let mine = u.tempdir_in(&cache, "rl-suid-");
+    let roots = tempfile::Builder::new()
+        .prefix("rl-suid-")
+        .tempdir_in(&cache)
+        .unwrap();
     fs::set_permissions(roots.path(), fs::Permissions::from_mode(0o755)).unwrap();
     for prog in ["id", "sleep"] {
         for (dir, uid, gid) in [(mine.path(), u.uid, u.gid), (roots.path(), 0, 0)] {
@@ -971,4 +976,156 @@ fn exec_t_sends_a_pty_of_the_container_to_the_console_socket() {
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert_eq!(lines, ["/dev/pts/0", "0 620", "0"], "{out:?}");
+}
+
+#[test]
+fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
+    let u = user();
+    let deleg = rootless::Delegation::prepare(u, &["memory", "pids"]);
+    if host_lacks(
+        deleg.is_none(),
+        "a pure cgroup v2 host with memory and pids (tests/v2vm.sh runs this)",
+    ) {
+        return;
+    }
+    let deleg = deleg.unwrap();
+    let rt = Runtime::rootless_in_cgroup(&deleg.runtime_procs());
+    let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    let path = deleg.cgroups_path("ctr");
+    b.set("/linux/cgroupsPath", json!(path));
+    b.set(
+        "/linux/resources",
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}}),
+    );
+    let pid = running(&rt, &b);
+    let ctr = deleg.dir().join("ctr");
+    let read = |f: &str| {
+        fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
+    };
+    assert_eq!(read("memory.max"), "67108864\n");
+    assert_eq!(read("pids.max"), "32\n");
+    assert_eq!(read("cgroup.procs"), format!("{pid}\n"));
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(),
+        format!("0::{path}\n")
+    );
+    // The user made it: it is theirs.
+    assert_eq!(owner(&ctr), (u.uid, u.gid));
+    rt.cmd(&["delete", "--force", &b.id]).ok();
+    husk_tests::runtime::reap(pid);
+    assert!(!ctr.exists(), "the container's cgroup is left");
+}
+
+#[test]
+fn masked_and_read_only_paths_hold() {
+    let rt = Runtime::rootless();
+    // The default masked files this kernel has (/proc/kcore needs CONFIG_PROC_KCORE).
+    let files: Vec<&str> = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ]
+    .into_iter()
+    .filter(|p| Path::new(p).is_file())
+    .collect();
+    assert!(!files.is_empty(), "none of the masked files exists here");
+    let mut script = String::new();
+    for f in &files {
+        script.push_str(&format!("echo {f}=$(cat {f} | wc -c); "));
+    }
+    script.push_str(
+        "echo /sys/firmware=$(ls -A /sys/firmware | wc -l); \
+         { echo x > /proc/sys/kernel/hostname; } 2>&1; echo rc=$?; \
+         grep ' /proc/sys ' /proc/self/mountinfo | cut -d' ' -f6",
+    );
+    let b = Bundle::rootless_busybox(&["sh", "-c", &script]);
+    let out = rt.run_ok(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    let want: Vec<String> = files
+        .iter()
+        .chain(&["/sys/firmware"])
+        .map(|f| format!("{f}=0"))
+        .collect();
+    assert_eq!(lines[..want.len()], want, "masked: {out}");
+    let rest = &lines[want.len()..];
+    assert!(rest[0].contains("Read-only file system"), "{out}");
+    assert_eq!(rest[1], "rc=1", "{out}");
+    assert!(rest[2].split(',').any(|o| o == "ro"), "{out}");
+}
+
+#[test]
+fn run_detach_and_create_pid_file() {
+    let rt = Runtime::rootless();
+    let u = user();
+    let b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    let pid_file = rt.scratch().join("run.pid");
+    let o = rt.run_with(&b, &["--detach", "--pid-file", pid_file.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:#?}");
+    let pid = rt.state(&b.id)["pid"].as_i64().unwrap();
+    assert_eq!(rt.status(&b.id), "running");
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    // Written by the user's runtime: the user's file.
+    assert_eq!(owner(&pid_file), (u.uid, u.gid));
+    assert_eq!(host_uids(pid as i32), Some([u.uid; 4]));
+}
+
+/// Runs `f` when dropped (cleanup that must happen on panic too).
+struct Finally<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+#[test]
+fn without_root_a_container_s_state_lives_under_xdg_runtime_dir() {
+    if reference_lacks("runc 1.1.5 names its own directory ($XDG_RUNTIME_DIR/runc)") {
+        return;
+    }
+    let u = user();
+    // An XDG_RUNTIME_DIR of this test's (the user's real one is shared with other runs).
+    let xdg = u.tempdir("husk-rl-xdg-");
+    fs::set_permissions(xdg.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    b.write();
+    let runtime = |args: &[&str]| {
+        let mut c = u.command(rootless::runtime_binary());
+        c.args(args).env("XDG_RUNTIME_DIR", xdg.path());
+        exec(c, true)
+    };
+    let id = b.id.clone();
+    let _cleanup = Finally(|| {
+        if let Some(pid) = runtime(&["state", &id])
+            .status
+            .success()
+            .then(|| runtime(&["state", &id]).stdout)
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .and_then(|v| v["pid"].as_i64())
+        {
+            let _ = runtime(&["delete", "--force", &id]);
+            husk_tests::runtime::reap(pid as i32);
+        }
+    });
+    let mut c = u.command(rootless::runtime_binary());
+    c.args(["create", "--bundle"])
+        .arg(b.path())
+        .arg(&b.id)
+        .env("XDG_RUNTIME_DIR", xdg.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    assert!(exec(c, false).status.success());
+    let state_dir = xdg.path().join("husk").join(&b.id);
+    assert!(state_dir.is_dir(), "no {}", state_dir.display());
+    assert_eq!(owner(&state_dir), (u.uid, u.gid));
+    let st: serde_json::Value =
+        serde_json::from_str(&runtime(&["state", &b.id]).ok().stdout).unwrap();
+    assert_eq!(st["status"], "created", "{st}");
+    runtime(&["delete", "--force", &b.id]).ok();
+    husk_tests::runtime::reap(st["pid"].as_i64().unwrap() as i32);
+    assert!(!state_dir.exists());
 }
