@@ -466,7 +466,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
                 .as_ref()
                 .map(husk_cgroups::Cgroup::mounts)
                 .unwrap_or_default(),
-            in_userns: plan.in_userns(),
+            // Under Podman's rootless mode the runtime itself runs in a user namespace and the
+            // config asks for none: mknod is refused there too (runc checks both).
+            in_userns: plan.in_userns() || crate::rootless::in_user_namespace(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
             mount_label: kernel.mount_label.clone(),
