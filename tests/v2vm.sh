@@ -56,14 +56,19 @@ mkdir -p "$dir/bin" "$dir/cache"
 for b in $bins; do cp "$b" "$dir/bin/$(basename "$b" | sed 's/-[0-9a-f]*$//')"; done
 cp target/debug/husk-runtime target/debug/husk "$dir/"
 cp "target/husk-probe/$arch-unknown-linux-gnu/debug/husk-probe" "$dir/"
+cp tests/rootless-user.sh "$dir/"
 cp -a "$cache/busybox-v1" "$cache/minbase" "$dir/cache/"
 cat > "$dir/run.sh" <<'EOF'
 export HUSK_RUNTIME=/work/husk-runtime HUSK_FRONT=/work/husk HUSK_TEST_CACHE=/work/cache
 export HUSK_PROBE=/work/husk-probe
+status=0
 # A few 2 MiB huge pages, so the hugetlb limits are seen enforced (the hosts have none).
 echo 8 > /proc/sys/vm/nr_hugepages
+# The rootless tests: newuidmap and newgidmap are setuid root (v2vm's --add copy drops the bit),
+# and the unprivileged test user with its subordinate ranges (the tests run the script too).
+chmod 4755 /usr/bin/newuidmap /usr/bin/newgidmap
+sh /work/rootless-user.sh || status=1
 cd /work
-status=0
 for t in bin/*; do
     echo "== cgroup v2: ${t#bin/}"
     ./"$t" --test-threads=2 || status=1
@@ -72,9 +77,12 @@ exit $status
 EOF
 # apparmor_parser (Debian package apparmor) loads the profile of the AppArmor test: the guest's
 # Debian kernel has AppArmor, this host's has not. perl (perl-base) makes the raw system calls
-# of husk run's default seccomp profile test (through the `host` source).
+# of husk run's default seccomp profile test (through the `host` source). The rootless tests
+# (Debian uidmap, util-linux): newuidmap and newgidmap write the test user's subordinate ranges,
+# flock serialises tests/rootless-user.sh, setpriv starts the user's runtime in a delegated
+# cgroup (busybox's setpriv cannot change uids).
 extra=()
-for tool in apparmor_parser perl; do
+for tool in apparmor_parser perl newuidmap newgidmap flock setpriv; do
     path=$(command -v "$tool" || true)
     [ -n "$path" ] && extra+=(--add "$path")
 done

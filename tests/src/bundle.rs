@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use crate::rootless::{self, TestUser};
 use crate::{cgroups, rootfs};
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -81,6 +82,46 @@ pub fn runc_default_spec() -> Value {
     })
 }
 
+/// `spec` made rootless as `runc spec --rootless` (and `husk-runtime spec --rootless`) does it
+/// for `user`: no network namespace, a new user namespace mapping container 0 to the user's uid
+/// and gid (one id each), /sys a read-only rbind of the host's (a new sysfs needs a network
+/// namespace of one's own), no `uid=`/`gid=` options that would name an id the namespace does not
+/// map (devpts' gid=5), no `linux.resources` and no `linux.cgroupsPath`.
+pub fn to_rootless(spec: &mut Value, user: &TestUser) {
+    let linux = &mut spec["linux"];
+    let mut namespaces: Vec<Value> = linux["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n["type"] != "network" && n["type"] != "user")
+        .collect();
+    namespaces.push(json!({"type": "user"}));
+    linux["namespaces"] = Value::Array(namespaces);
+    let (uids, gids) = user.single_mappings();
+    linux["uidMappings"] = uids;
+    linux["gidMappings"] = gids;
+    if let Some(o) = linux.as_object_mut() {
+        o.remove("resources");
+        o.remove("cgroupsPath");
+    }
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+                continue;
+            }
+            if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| {
+                    let o = o.as_str().unwrap_or("");
+                    !o.starts_with("uid=") && !o.starts_with("gid=")
+                });
+            }
+        }
+    }
+}
+
 /// A bundle directory with its config, and the container id tests use with it.
 #[derive(Debug)]
 pub struct Bundle {
@@ -132,6 +173,55 @@ impl Bundle {
         fs::create_dir(&rootfs).unwrap();
         fill(&rootfs);
         Bundle::in_dir(dir, rootfs, args)
+    }
+
+    /// A rootless bundle ([`to_rootless`] for the test user of [`crate::rootless`]) running
+    /// `args` in the cached busybox rootfs (read-only), with a tmpfs on /tmp; the bundle dir is
+    /// 0755 so the user can read it. Run it with [`crate::Runtime::rootless`].
+    pub fn rootless_busybox(args: &[&str]) -> Bundle {
+        Bundle::rootless_with_rootfs(rootfs::busybox(), args)
+    }
+
+    /// Like [`Bundle::rootless_busybox`] in the cached Debian minbase rootfs.
+    pub fn rootless_minbase(args: &[&str]) -> Bundle {
+        Bundle::rootless_with_rootfs(rootfs::minbase(), args)
+    }
+
+    /// A rootless bundle (see [`Bundle::rootless_busybox`]) running `args` in `rootfs`
+    /// (read-only), with a tmpfs on /tmp.
+    pub fn rootless_with_rootfs(rootfs: &Path, args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("husk-bundle-")
+            .tempdir()
+            .unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let mut b = Bundle::in_dir(dir, rootfs.to_path_buf(), args);
+        to_rootless(&mut b.config, rootless::user());
+        b.mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]);
+        b
+    }
+
+    /// Like [`Bundle::rootless_busybox`] but with a writable rootfs of its own
+    /// (`<bundle>/rootfs`, a copy of the busybox tree owned by the test user, i.e. by the
+    /// container's root) and `root.readonly` false.
+    pub fn rootless_busybox_writable(args: &[&str]) -> Bundle {
+        let mut b = Bundle::rootless_busybox(args);
+        let rootfs = b.path().join("rootfs");
+        fs::create_dir(&rootfs).unwrap();
+        rootfs::busybox_copy(&rootfs);
+        rootless::user().chown_tree(&rootfs);
+        b.rootfs = rootfs.clone();
+        b.set("/root", json!({"path": rootfs, "readonly": false}));
+        b
+    }
+
+    /// Replaces the rootless single-id mappings with the test user's subordinate ranges
+    /// ([`TestUser::subid_mappings`]): 0 is the user, 1 to 65536 its /etc/subuid and
+    /// /etc/subgid ranges, written by newuidmap and newgidmap.
+    pub fn subid_mappings(&mut self) -> &mut Self {
+        let (uids, gids) = rootless::user().subid_mappings();
+        self.set("/linux/uidMappings", uids);
+        self.set("/linux/gidMappings", gids)
     }
 
     fn in_dir(dir: TempDir, rootfs: PathBuf, args: &[&str]) -> Bundle {

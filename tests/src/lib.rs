@@ -23,6 +23,7 @@ pub mod host;
 pub mod mountinfo;
 pub mod probe;
 pub mod rootfs;
+pub mod rootless;
 pub mod runtime;
 
 pub use bundle::Bundle;

@@ -6,6 +6,10 @@
 //! init outlives `create`, is reparented to the test process and would stay a zombie (this
 //! machine's PID 1 does not reap). The harness reaps exactly the pids it learnt from `state`,
 //! never `waitpid(-1)`, which would steal the statuses of other threads' `Command`s.
+//!
+//! [`Runtime::rootless`] drives a copy of the binary as the unprivileged test user of
+//! [`crate::rootless`], with a `--root` and a scratch dir that user owns; its cleanup runs as
+//! that user too.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -22,6 +26,7 @@ use tempfile::TempDir;
 
 use crate::bundle::Bundle;
 use crate::cgroups::ParentGuard;
+use crate::rootless::{self, TestUser};
 
 /// How long one runtime command may take before the test fails (and the command is killed).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -268,6 +273,10 @@ pub struct Runtime {
     /// Scratch space of the test (container stdio files, hook outputs).
     scratch: TempDir,
     made: Mutex<Vec<(String, Option<i32>)>>,
+    /// The user the runtime runs as ([`Runtime::rootless`]); `None`: the test process's root.
+    user: Option<&'static TestUser>,
+    /// The `cgroup.procs` every command starts in ([`Runtime::rootless_in_cgroup`]).
+    cgroup_procs: Option<PathBuf>,
     _cgroups: ParentGuard,
 }
 
@@ -298,8 +307,38 @@ impl Runtime {
                 .tempdir()
                 .unwrap(),
             made: Mutex::new(Vec::new()),
+            user: None,
+            cgroup_procs: None,
             _cgroups: ParentGuard::acquire(),
         }
+    }
+
+    /// A rootless runtime: a copy of the binary every user can run ([`rootless::runtime_binary`])
+    /// run as the test user ([`rootless::user`]), with a `--root` (0700) and a scratch dir
+    /// (0755) that user owns. Every command, the cleanup's `delete --force` included, runs as
+    /// the user.
+    pub fn rootless() -> Runtime {
+        let user = rootless::user();
+        let mut rt = Runtime::with_binary(rootless::runtime_binary());
+        for (dir, mode) in [(rt.root.path(), 0o700), (rt.scratch.path(), 0o755)] {
+            std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid)).unwrap();
+            fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        }
+        rt.user = Some(user);
+        rt
+    }
+
+    /// Like [`Runtime::rootless`], but every command starts in the cgroup whose `cgroup.procs`
+    /// is `procs` (a leaf of a [`rootless::Delegation`]; see [`TestUser::command_in_cgroup`]).
+    pub fn rootless_in_cgroup(procs: &Path) -> Runtime {
+        let mut rt = Runtime::rootless();
+        rt.cgroup_procs = Some(procs.to_path_buf());
+        rt
+    }
+
+    /// The user this runtime runs as, when rootless.
+    pub fn user(&self) -> Option<&'static TestUser> {
+        self.user
     }
 
     /// The `--root` directory.
@@ -316,7 +355,11 @@ impl Runtime {
     /// its environment so every process it forks can be found (see
     /// [`crate::host::processes_mentioning`]).
     pub fn command(&self, args: &[&str], marker: &str) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match (self.user, &self.cgroup_procs) {
+            (Some(user), Some(procs)) => user.command_in_cgroup(procs, &self.bin),
+            (Some(user), None) => user.command(&self.bin),
+            (None, _) => Command::new(&self.bin),
+        };
         cmd.arg("--root").arg(self.root.path()).args(args);
         cmd.env("HUSK_TEST_MARKER", marker);
         cmd

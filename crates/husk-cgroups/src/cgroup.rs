@@ -95,6 +95,9 @@ pub struct CgroupMount {
 pub struct Cgroup {
     kind: LayoutKind,
     dirs: Vec<CgroupDir>,
+    /// Device rules are not applied (a rootless runtime: see [`Cgroup::without_device_rules`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_device_rules: bool,
 }
 
 impl Cgroup {
@@ -155,6 +158,7 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         let path = CgroupsPath::parse(cgroups_path, id)?;
         let mut cgroup = Cgroup {
+            no_device_rules: false,
             kind: layout.kind(),
             dirs: Vec::with_capacity(layout.hierarchies().len()),
         };
@@ -169,6 +173,47 @@ impl Cgroup {
                 cgroup_path: placement.cgroup_path,
                 path: placement.dir,
                 created,
+            });
+        }
+        Ok(cgroup)
+    }
+
+    /// The cgroups this process is in (its own, from /proc/self/cgroup), as a `Cgroup` that
+    /// made no directory ([`Cgroup::destroy`] removes nothing) and applies no device rules.
+    /// What a rootless container without a cgroup of its own sees at /sys/fs/cgroup: the
+    /// cgroups it inherited from the runtime ([`Cgroup::mounts`]).
+    ///
+    /// # Errors
+    /// The runtime's own cgroup lies outside the mounted part of a hierarchy.
+    pub fn current(layout: &Layout) -> Result<Cgroup, CgroupError> {
+        let mut cgroup = Cgroup {
+            no_device_rules: true,
+            kind: layout.kind(),
+            dirs: Vec::with_capacity(layout.hierarchies().len()),
+        };
+        for hierarchy in layout.hierarchies() {
+            // The own cgroup may be the hierarchy's root, which `place` (strictly below) refuses.
+            let own = Path::new(&hierarchy.own_cgroup);
+            let below = own
+                .strip_prefix(&hierarchy.mount_root)
+                .ok()
+                .filter(|b| {
+                    b.components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+                })
+                .ok_or_else(|| CgroupError::OwnCgroupOutsideMount {
+                    mount_point: hierarchy.mount_point.clone(),
+                    mount_root: hierarchy.mount_root.clone(),
+                    own: hierarchy.own_cgroup.clone(),
+                })?;
+            cgroup.dirs.push(CgroupDir {
+                version: hierarchy.version,
+                controllers: hierarchy.controllers.clone(),
+                name: hierarchy.name.clone(),
+                mount_point: hierarchy.mount_point.clone(),
+                cgroup_path: hierarchy.own_cgroup.clone(),
+                path: hierarchy.mount_point.join(below),
+                created: Vec::new(),
             });
         }
         Ok(cgroup)
@@ -398,8 +443,23 @@ impl Cgroup {
         Ok(())
     }
 
+    /// This cgroup without device rules: [`Cgroup::apply`] and [`Cgroup::update`] leave the
+    /// devices controller alone. For a rootless runtime, which may not load a
+    /// BPF_CGROUP_DEVICE program (it needs CAP_BPF or CAP_SYS_ADMIN in the host's user
+    /// namespace) nor write a delegated v1 devices.deny, and whose containers cannot make device
+    /// nodes anyway (their devices are bind mounts of the host's, guarded by the host's
+    /// permissions). runc does the same for rootless containers.
+    pub fn without_device_rules(mut self) -> Self {
+        self.no_device_rules = true;
+        self
+    }
+
     /// The device rules: deny-all, the container's rules, the default allow list.
     fn apply_devices(&self, spec: &LinuxResources) -> Result<(), CgroupError> {
+        if self.no_device_rules {
+            tracing::debug!("device rules skipped: the cgroup is a rootless container's");
+            return Ok(());
+        }
         let rules = match spec.devices() {
             Some(devices) => rules_from_spec(devices)?,
             None => Vec::new(),

@@ -407,7 +407,8 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     dir.write_state(&st)?;
     // Recorded before it is made: a create killed in between leaves nothing delete --force
     // does not know of.
-    let cgroup = husk_cgroups::Cgroup::plan(
+    let rootless = crate::rootless::is_rootless();
+    let mut cgroup = husk_cgroups::Cgroup::plan(
         &layout,
         linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -415,6 +416,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             .as_deref(),
         &opts.id,
     )?;
+    if rootless {
+        cgroup = cgroup.without_device_rules();
+    }
     st.cgroup = Some(cgroup.clone());
     dir.write_state(&st)?;
     guard.cgroup = Some(cgroup.clone());
@@ -422,7 +426,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
         Ok(()) => Some(cgroup),
         // Rootless (runc's rule): a cgroup the user may not create is no error unless the
         // config asks for limits, which only a cgroup can hold.
-        Err(error) if crate::rootless::is_rootless() => {
+        Err(error) if rootless => {
             if crate::rootless::asks_for_limits(resources, config.pids_limit) {
                 return Err(ContainerError::Config {
                     field: "linux.resources",
@@ -436,6 +440,12 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             None
         }
         Err(error) => return Err(error.into()),
+    };
+    // Without a cgroup of its own, the container's /sys/fs/cgroup shows the cgroups it
+    // inherits from the runtime (as runc's does).
+    let cgroup_mounts = match &cgroup {
+        Some(c) => c.mounts(),
+        None => husk_cgroups::Cgroup::current(&layout)?.mounts(),
     };
 
     let listener = UnixListener::bind(dir.start_socket())
@@ -462,10 +472,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             spec,
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
-            cgroup_mounts: cgroup
-                .as_ref()
-                .map(husk_cgroups::Cgroup::mounts)
-                .unwrap_or_default(),
+            cgroup_mounts,
             // Under Podman's rootless mode the runtime itself runs in a user namespace and the
             // config asks for none: mknod is refused there too (runc checks both).
             in_userns: plan.in_userns() || crate::rootless::in_user_namespace(),

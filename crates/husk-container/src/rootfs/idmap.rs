@@ -8,6 +8,11 @@
 //! for them (a short-lived child that unshares CLONE_NEWUSER and whose maps the runtime writes),
 //! and its other options; the init inherits the detached mount's fd across fork and attaches it
 //! at the destination ([`super::mount::mount_one`]).
+//!
+//! Rootless, the mappings' user namespace gets its maps through newuidmap/newgidmap like the
+//! container's own, and only filesystems mounted inside the runtime's user namespace can be
+//! idmapped (the kernel wants CAP_SYS_ADMIN in the filesystem's user namespace): a host
+//! filesystem is refused with that reason.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -36,6 +41,9 @@ pub enum IdmapError {
         /// What to do, when known.
         hint: &'static str,
     },
+    /// The maps of the user namespace carrying the mappings could not be written.
+    #[error("write the maps of the user namespace for idmapped mounts: {0}")]
+    Maps(#[from] crate::rootless::RootlessError),
     /// The user namespace carrying the mappings could not be made.
     #[error("create the user namespace for idmapped mounts: {step}: {source}")]
     Userns {
@@ -76,6 +84,21 @@ pub fn prepare(
             source,
             hint,
         };
+        // Without CAP_SYS_ADMIN (an unprivileged user's runtime) no filesystem it can bind is
+        // one it may idmap: every one belongs to a user namespace it has no privilege in.
+        if !caps::has_cap(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_SYS_ADMIN,
+        )
+        .unwrap_or(false)
+        {
+            return Err(err(
+                "refused",
+                ROOTLESS_HINT,
+                std::io::Error::from_raw_os_error(libc::EPERM),
+            ));
+        }
         // The mount's own mappings, else the container's: those of its new user namespace,
         // or the joined one itself.
         let joined;
@@ -111,6 +134,7 @@ pub fn prepare(
                      is already idmapped: use a bind without idmap)"
                 }
                 Some(libc::ENOSYS) => " (idmapped mounts need Linux 5.12 or later)",
+                Some(libc::EPERM) if crate::rootless::is_rootless() => ROOTLESS_HINT,
                 _ => "",
             };
             err("mount_setattr(MOUNT_ATTR_IDMAP)", hint, e)
@@ -121,6 +145,12 @@ pub fn prepare(
     }
     Ok(out)
 }
+
+/// Why a rootless runtime cannot idmap a host filesystem.
+const ROOTLESS_HINT: &str = " (husk-runtime runs rootless: only a filesystem mounted inside its \
+    own user namespace can be idmapped, such as the tmpfs or overlay of a rootless Podman; a \
+    host filesystem needs CAP_SYS_ADMIN in the host's user namespace: use a bind without \
+    idmap, or run as root)";
 
 /// A user namespace whose uid_map and gid_map are `uid_map` and `gid_map` ("inside outside
 /// count" lines): a child process unshares CLONE_NEWUSER, the runtime writes its maps and keeps
@@ -174,8 +204,8 @@ fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
             source: std::io::Error::from_raw_os_error(errno),
         });
     }
-    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).map_err(e("write uid_map"))?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).map_err(e("write gid_map"))?;
+    // Directly with privilege, else through newuidmap/newgidmap (a rootless runtime).
+    crate::rootless::write_id_maps(pid.as_raw(), uid_map, gid_map)?;
     let f = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(e("open ns/user"))?;
     Ok(f.into())
 }
