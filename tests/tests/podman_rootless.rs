@@ -366,3 +366,58 @@ fn rootless_podman_keep_id_is_the_users_uid_inside() {
         t
     });
 }
+
+/// `--pid host` (Podman binds the host's /proc: a bind of the root of a procfs at /proc) and
+/// `--privileged` (Podman binds every host device over the runtime's default ones and grants
+/// every capability of its namespace).
+#[test]
+fn rootless_podman_pid_host_and_privileged() {
+    if no_podman() {
+        return;
+    }
+    let me = std::process::id();
+    same_for_both_rootless(|_, bin| {
+        let p = Podman::rootless(bin);
+        let mut t = Transcript::new();
+        let script = format!(
+            "awk '$5 == \"/proc\" {{ print $4, $9 }}' /proc/self/mountinfo; \
+             test -d /proc/{me} && echo sees-the-test-process"
+        );
+        let out = record(
+            &mut t,
+            "--pid host",
+            p.cmd(&strs(&run_args(
+                &["run", "--rm", "--pid", "host"],
+                &["sh", "-c", &script],
+            ))),
+        );
+        check(
+            out.code() == Some(0) && out.stdout == "/ proc\nsees-the-test-process\n",
+            "--pid host: the host's procfs at /proc",
+            &out,
+            &p.calls(),
+        );
+        let out = record(
+            &mut t,
+            "--privileged",
+            p.cmd(&strs(&run_args(
+                &["run", "--rm", "--privileged"],
+                &[
+                    "sh",
+                    "-c",
+                    "grep -E '^Cap(Eff|Bnd)' /proc/self/status | cut -f2 | uniq | wc -l; \
+                     stat -c '%t:%T' /dev/null; echo x > /dev/null && echo null-ok; \
+                     mount -t tmpfs t /mnt && echo mounted",
+                ],
+            ))),
+        );
+        check(
+            out.code() == Some(0) && out.stdout == "1\n1:3\nnull-ok\nmounted\n",
+            "--privileged: every capability, the host's /dev/null, mount works",
+            &out,
+            &p.calls(),
+        );
+        p.assert_clean();
+        t
+    });
+}
