@@ -490,7 +490,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
             cgroup_mounts,
-            in_userns: plan.in_userns(),
+            // Under Podman's rootless mode the runtime itself runs in a user namespace and the
+            // config asks for none: mknod is refused there too (runc checks both).
+            in_userns: plan.in_userns() || crate::rootless::in_user_namespace(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
             mount_label: kernel.mount_label.clone(),
