@@ -22,6 +22,15 @@
 //! `--cgroups no-conmon --cgroup-parent husk-test-<pid>` (conmon stays in the test's cgroup,
 //! so the relative path lands under it in every hierarchy) and `ctr run` gets
 //! `--cgroup husk-test-<pid>/<id>`.
+//!
+//! [`Podman::rootless`] is rootless Podman (issue 7): every Podman command runs as the test
+//! user of [`crate::rootless`] (no private mount namespace: an unprivileged user cannot make
+//! one, and rootless Podman keeps nothing in /run or /var/lib), with HOME, XDG_CONFIG_HOME,
+//! XDG_DATA_HOME and XDG_RUNTIME_DIR of its own in its temp dir (owned by the user), so its
+//! pause process, network state and caches are the test's alone; the pause process (which
+//! holds Podman's user namespace) is killed when the Podman is dropped. Podman runs the runtime
+//! as uid 0 of the user namespace it makes from the user's /etc/subuid and /etc/subgid ranges;
+//! containers run without cgroups (a cgroup v1 host delegates none) and with `--network none`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -34,6 +43,7 @@ use tempfile::TempDir;
 
 use crate::cgroups::{self, ParentGuard};
 use crate::rootfs;
+use crate::rootless::{self, TestUser};
 use crate::runtime::{self, exec_timeout, Outcome};
 
 /// The runc reference binary.
@@ -51,6 +61,15 @@ pub fn runtimes() -> Vec<(&'static str, PathBuf)> {
     vec![
         ("runc", PathBuf::from(RUNC)),
         ("husk", runtime::binary().to_path_buf()),
+    ]
+}
+
+/// [`runtimes`] as the rootless test user can run them: the runtime under test is its copy
+/// every user can read ([`rootless::runtime_binary`]).
+pub fn rootless_runtimes() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("runc", PathBuf::from(RUNC)),
+        ("husk", rootless::runtime_binary().to_path_buf()),
     ]
 }
 
@@ -78,16 +97,27 @@ pub fn sh_quote(arg: &str) -> String {
 /// the end of an empty stdin script ends the terminal's input, and an `-i` client (podman run
 /// -it) that sees it early can stop relaying the container's output before it came.
 pub fn under_pty(argv: &[String], env: &[(String, String)]) -> Outcome {
+    under_pty_as(None, argv, env)
+}
+
+/// [`under_pty`] as `user` (its login environment, then `env`), or as the caller with `None`.
+pub fn under_pty_as(user: Option<&TestUser>, argv: &[String], env: &[(String, String)]) -> Outcome {
     let line = argv
         .iter()
         .map(|a| sh_quote(a))
         .collect::<Vec<_>>()
         .join(" ");
-    let files = tempfile::Builder::new()
-        .prefix("husk-pty-")
-        .tempdir()
-        .unwrap();
-    let mut cmd = Command::new("script");
+    let files = match user {
+        Some(u) => u.tempdir("husk-pty-"),
+        None => tempfile::Builder::new()
+            .prefix("husk-pty-")
+            .tempdir()
+            .unwrap(),
+    };
+    let mut cmd = match user {
+        Some(u) => u.command("script"),
+        None => Command::new("script"),
+    };
     cmd.args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(fs::File::create(files.path().join("out")).unwrap())
@@ -265,17 +295,33 @@ pub struct Podman {
     wrapper: PathBuf,
     /// The runtime's `--root`.
     runtime_root: PathBuf,
+    /// The unprivileged user rootless Podman runs as; `None`: root.
+    user: Option<&'static TestUser>,
     _cgroups: ParentGuard,
 }
 
 impl Podman {
     /// A Podman of its own for runtime `bin`, with the busybox rootfs imported as [`IMAGE`].
     pub fn new(bin: &Path) -> Podman {
+        Podman::build(bin, None)
+    }
+
+    /// A rootless Podman of its own (see the module doc) for runtime `bin`, which the test
+    /// user must be able to run (see [`rootless_runtimes`]), with the busybox rootfs imported
+    /// as [`IMAGE`].
+    pub fn rootless(bin: &Path) -> Podman {
+        Podman::build(bin, Some(rootless::user()))
+    }
+
+    fn build(bin: &Path, user: Option<&'static TestUser>) -> Podman {
         let cgroups = ParentGuard::acquire();
-        let dir = tempfile::Builder::new()
-            .prefix("husk-podman-")
-            .tempdir()
-            .unwrap();
+        let dir = match user {
+            Some(u) => u.tempdir("husk-podman-rl-"),
+            None => tempfile::Builder::new()
+                .prefix("husk-podman-")
+                .tempdir()
+                .unwrap(),
+        };
         let d = dir.path();
         let runtime_root = d.join("runtime-root");
         let wrapper = write_wrapper(
@@ -320,14 +366,23 @@ impl Podman {
             "unqualified-search-registries = []\n",
         )
         .unwrap();
+        let tar = d.join("busybox.tar");
+        busybox_tar(&tar);
+        if let Some(u) = user {
+            for sub in ["home", "xdg", "tmp"] {
+                fs::create_dir_all(d.join(sub)).unwrap();
+            }
+            // Podman refuses an XDG_RUNTIME_DIR others can enter.
+            fs::set_permissions(d.join("xdg"), fs::Permissions::from_mode(0o700)).unwrap();
+            u.chown_tree(d);
+        }
         let podman = Podman {
             dir,
             wrapper,
             runtime_root,
+            user,
             _cgroups: cgroups,
         };
-        let tar = podman.dir.path().join("busybox.tar");
-        busybox_tar(&tar);
         podman.cmd(&["import", &tar.to_string_lossy(), IMAGE]).ok();
         podman
     }
@@ -339,19 +394,41 @@ impl Podman {
 
     fn env(&self) -> Vec<(String, String)> {
         let d = self.dir.path();
-        [
+        let mut vars = vec![
             ("CONTAINERS_CONF", "containers.conf"),
             ("CONTAINERS_STORAGE_CONF", "storage.conf"),
             ("CONTAINERS_REGISTRIES_CONF", "registries.conf"),
-        ]
-        .iter()
-        .map(|(k, f)| (k.to_string(), d.join(f).to_string_lossy().into_owned()))
-        .collect()
+        ];
+        if self.user.is_some() {
+            vars.extend([
+                ("HOME", "home"),
+                ("XDG_CONFIG_HOME", "home/.config"),
+                ("XDG_DATA_HOME", "home/.local/share"),
+                ("XDG_RUNTIME_DIR", "xdg"),
+            ]);
+        }
+        vars.iter()
+            .map(|(k, f)| (k.to_string(), d.join(f).to_string_lossy().into_owned()))
+            .collect()
     }
 
-    /// The whole command line of `podman <global flags> <args>` in its private namespace.
+    /// The user rootless Podman runs as; `None` for root's.
+    pub fn user(&self) -> Option<&'static TestUser> {
+        self.user
+    }
+
+    /// `argv` in a private mount namespace (root's Podman; a rootless one runs it as is).
+    fn isolated(&self, argv: Vec<String>) -> Vec<String> {
+        match self.user {
+            Some(_) => argv,
+            None => in_private_ns(argv),
+        }
+    }
+
+    /// The whole command line of `podman <global flags> <args>` (in its private namespace
+    /// when root's).
     pub fn argv(&self, args: &[&str]) -> Vec<String> {
-        in_private_ns(self.podman_argv(args))
+        self.isolated(self.podman_argv(args))
     }
 
     /// `podman <global flags> <args>`.
@@ -402,11 +479,14 @@ impl Podman {
             file.to_string_lossy().into_owned(),
         ];
         argv.extend(self.podman_argv(args));
-        self.run_argv(in_private_ns(argv))
+        self.run_argv(self.isolated(argv))
     }
 
     fn run_argv(&self, argv: Vec<String>) -> Outcome {
-        let mut cmd = Command::new(&argv[0]);
+        let mut cmd = match self.user {
+            Some(u) => u.command(&argv[0]),
+            None => Command::new(&argv[0]),
+        };
         cmd.args(&argv[1..]);
         for (k, v) in self.env() {
             cmd.env(k, v);
@@ -416,7 +496,7 @@ impl Podman {
 
     /// Runs `podman <args>` under a pseudo-terminal (`script`).
     pub fn cmd_pty(&self, args: &[&str]) -> Outcome {
-        under_pty(&self.argv(args), &self.env())
+        under_pty_as(self.user, &self.argv(args), &self.env())
     }
 
     /// The `run` flags every test container gets: no network, the ulimits this host allows,
@@ -445,6 +525,22 @@ impl Podman {
         head.extend_from_slice(extra);
         let args = Self::run_args(&head, command);
         self.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// The `run` flags of a rootless Podman's containers: no network (rootless Podman makes
+    /// no cgroup on a cgroup v1 host and may not raise ulimits).
+    pub fn rootless_run_flags() -> Vec<String> {
+        vec!["--network".into(), "none".into()]
+    }
+
+    /// `<head> <rootless_run_flags> IMAGE <command>`, as [`Podman::run_args`].
+    pub fn rootless_run_args(head: &[&str], command: &[&str]) -> Vec<String> {
+        head.iter()
+            .map(|s| s.to_string())
+            .chain(Self::rootless_run_flags())
+            .chain(std::iter::once(IMAGE.to_string()))
+            .chain(command.iter().map(|s| s.to_string()))
+            .collect()
     }
 
     /// `<head> <run_flags> IMAGE <command>`: the arguments of a `podman run` (head: `run`
@@ -491,6 +587,25 @@ impl Drop for Podman {
     fn drop(&mut self) {
         // Every container this Podman made, whatever state the test left it in.
         let _ = self.cmd(&["rm", "--all", "--force", "--time", "0"]);
+        if self.user.is_some() {
+            // Rootless Podman's pause process (it holds the user namespace; its pid file is in
+            // the --tmpdir) outlives every command.
+            let pid_file = self.dir.path().join("tmp/pause.pid");
+            if let Some(pid) = fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+                .filter(|p| *p > 1)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                wait_for(Duration::from_secs(5), || {
+                    runtime::reap_orphans();
+                    !Path::new(&format!("/proc/{pid}/status")).exists()
+                });
+            }
+        }
         runtime::reap_orphans();
     }
 }
@@ -758,8 +873,20 @@ pub fn record(t: &mut Transcript, label: &str, out: Outcome) -> Outcome {
 /// Runs `scenario` once per runtime of [`runtimes`] and asserts that every runtime gave the
 /// reference's transcript.
 pub fn same_for_both(scenario: impl Fn(&str, &Path) -> Transcript) {
+    same_for_each(runtimes(), scenario);
+}
+
+/// [`same_for_both`] with [`rootless_runtimes`].
+pub fn same_for_both_rootless(scenario: impl Fn(&str, &Path) -> Transcript) {
+    same_for_each(rootless_runtimes(), scenario);
+}
+
+fn same_for_each(
+    runtimes: Vec<(&'static str, PathBuf)>,
+    scenario: impl Fn(&str, &Path) -> Transcript,
+) {
     let mut reference: Option<Transcript> = None;
-    for (name, bin) in runtimes() {
+    for (name, bin) in runtimes {
         eprintln!("== {name}: {}", bin.display());
         let t = scenario(name, &bin);
         match &reference {

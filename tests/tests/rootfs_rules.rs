@@ -158,6 +158,38 @@ fn only_a_new_procfs_may_be_mounted_at_proc() {
     o.stderr_mentions(&[&format!("mounts[{n}].destination"), "/proc", "a bind"]);
 }
 
+/// A bind of the root of a procfs at /proc (what Podman's rootless mode gives `--pid host`)
+/// is allowed, as runc allows it; a bind of a directory inside one is not.
+#[test]
+fn a_bind_of_the_root_of_a_procfs_may_be_mounted_at_proc() {
+    let rt = Runtime::new();
+    let me = std::process::id();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        &format!("test -d /proc/{me} && echo sees-the-host; stat -c %i /proc"),
+    ]);
+    b.remove_mount("/proc");
+    b.push(
+        "/mounts",
+        json!({"destination": "/proc", "type": "bind", "source": "/proc",
+               "options": ["rbind", "nosuid", "noexec", "nodev"]}),
+    );
+    assert_eq!(rt.run_ok(&b), "sees-the-host\n1\n");
+    let mut b = Bundle::busybox(&["true"]);
+    b.remove_mount("/proc");
+    b.push(
+        "/mounts",
+        json!({"destination": "/proc", "type": "bind", "source": "/proc/sys", "options": ["rbind"]}),
+    );
+    let n = b.config["mounts"].as_array().unwrap().len() - 1;
+    let o = rt.run(&b).failed();
+    if reference_lacks("husk's message for a bind over /proc") {
+        return;
+    }
+    o.stderr_mentions(&[&format!("mounts[{n}].destination"), "/proc", "a bind"]);
+}
+
 #[test]
 fn below_proc_only_runcs_list_may_be_mounted_even_through_a_symlink() {
     let rt = Runtime::new();

@@ -836,6 +836,23 @@ fn additional_gids_of_the_subordinate_range_are_set() {
 }
 
 #[test]
+fn additional_gids_with_the_single_own_gid_mapping_are_refused_naming_the_field() {
+    let rt = Runtime::rootless();
+    let mut b = Bundle::rootless_busybox(&["id"]);
+    b.set(
+        "/process/user",
+        json!({"uid": 0, "gid": 0, "additionalGids": [0]}),
+    );
+    // The gid map is written by the runtime itself, with setgroups(2) denied.
+    let o = rt.run(&b).failed();
+    assert!(!rt.root().join(&b.id).exists());
+    if reference_lacks("husk's message (runc 1.1.5 refuses rootless additionalGids by its own)") {
+        return;
+    }
+    o.stderr_mentions(&["process.user.additionalGids", "setgroups", "subgid"]);
+}
+
+#[test]
 fn a_mapping_outside_the_users_ranges_is_refused_with_newuidmaps_message() {
     let rt = Runtime::rootless();
     let u = user();

@@ -343,6 +343,23 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             detail: "husk needs a new mount namespace (add {\"type\": \"mount\"}): without one the container's mounts would land on the host".into(),
         });
     }
+    if plan.new_user
+        && !process
+            .user()
+            .additional_gids()
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        && crate::rootless::denies_setgroups(&plan.gid_map)
+    {
+        return Err(ContainerError::Config {
+            field: "process.user.additionalGids",
+            detail: "cannot be set: the gid map is the caller's own gid alone, which an \
+                     unprivileged runtime may only write with setgroups(2) denied; map a range \
+                     of /etc/subgid (through newgidmap) or drop them"
+                .into(),
+        });
+    }
     let terminal = process.terminal().unwrap_or(false);
     let console = match (terminal, foreground, &opts.console_socket) {
         (false, _, _) => ConsoleTarget::None,
@@ -498,7 +515,9 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             rootfs: rootfs.clone(),
             bundle: bundle.clone(),
             cgroup_mounts,
-            in_userns: plan.in_userns(),
+            // Under Podman's rootless mode the runtime itself runs in a user namespace and the
+            // config asks for none: mknod is refused there too (runc checks both).
+            in_userns: plan.in_userns() || crate::rootless::in_user_namespace(),
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
             mount_label: kernel.mount_label.clone(),

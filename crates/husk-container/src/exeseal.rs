@@ -28,6 +28,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
@@ -213,8 +214,21 @@ fn memfd_copy(exe: &File) -> Result<OwnedFd, String> {
     .or_else(|_| memfd_create(c"husk-runtime", base))
     .map_err(|e| format!("memfd_create: {e}"))?;
     let mut dst = File::from(fd);
+    // Plain reads and writes, not std::io::copy: that splices (copy_file_range falls back to
+    // splice between filesystems), and pages a pipe still references make F_SEAL_WRITE fail
+    // with EBUSY (`man 2 fcntl`), which happened under load.
     let mut src = exe;
-    std::io::copy(&mut src, &mut dst).map_err(|e| format!("copying the binary: {e}"))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("reading the binary: {e}")),
+        };
+        dst.write_all(&buf[..n])
+            .map_err(|e| format!("writing the copy: {e}"))?;
+    }
     let seals = SealFlag::F_SEAL_SEAL
         | SealFlag::F_SEAL_SHRINK
         | SealFlag::F_SEAL_GROW

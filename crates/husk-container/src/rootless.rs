@@ -222,6 +222,13 @@ pub fn write_id_maps(pid: i32, uid_map: &str, gid_map: &str) -> Result<(), Rootl
     }
 }
 
+/// Whether [`write_id_maps`] would deny setgroups(2) in a namespace with this `gid_map`: an
+/// unprivileged runtime writing a single mapping of its own gid itself. Its container cannot
+/// set `process.user.additionalGids` (it keeps the groups the runtime had).
+pub fn denies_setgroups(gid_map: &str) -> bool {
+    !may_write_any_map() && maps_only(gid_map, nix::unistd::getegid().as_raw())
+}
+
 /// `HELPER PID inside outside count...` (`man 1 newuidmap`), its stderr kept for the error.
 fn run_helper(
     helper: &'static str,

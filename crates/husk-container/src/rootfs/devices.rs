@@ -254,6 +254,10 @@ fn make_node(r: &Rootfs<'_>, root: &OwnedFd, n: &Node<'_>) -> Result<(), ChildEr
     let dir = ensure(root, parent, Kind::Dir)
         .map_err(|e| ChildError::setup("create the directory of", Some(&target), e))?;
     let dfd = Some(dir.as_raw_fd());
+    // A mount of the config already there (Podman's rootless mode binds the host's /dev/null
+    // and, with --privileged, every host device at its path): in a user namespace the host's
+    // node is bound on top of it, as runc does.
+    let mut mounted = false;
     match nix::sys::stat::fstatat(dfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) if n.is(&st) && !n.replace && !r.in_userns => {
             // The image already has this very device: give it the configured owner and mode.
@@ -283,13 +287,14 @@ fn make_node(r: &Rootfs<'_>, root: &OwnedFd, n: &Node<'_>) -> Result<(), ChildEr
         Ok(_) => match nix::unistd::unlinkat(dfd, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
             // unlinkat never follows a symlink: a planted link is removed, not its target.
             Ok(()) | Err(nix::Error::ENOENT) => {}
+            Err(nix::Error::EBUSY) if r.in_userns => mounted = true,
             Err(e) => return Err(err("remove the image's file at", e)),
         },
         Err(nix::Error::ENOENT) => {}
         Err(e) => return Err(err("stat", e)),
     }
     if r.in_userns {
-        return bind_host_node(&dir, name, &rel, n, &target);
+        return bind_host_node(&dir, name, &rel, n, &target, mounted);
     }
     nix::sys::stat::mknodat(
         dfd,
@@ -314,13 +319,14 @@ fn chown(dfd: Option<std::os::fd::RawFd>, name: &std::ffi::OsStr, n: &Node<'_>) 
 
 /// In a user namespace mknod is EPERM: bind the host's node at the same path instead, after
 /// checking (on the cloned mount itself, so nothing can change in between) that it is the
-/// requested device.
+/// requested device. `mounted`: a mount is already at `name`, the bind goes on top of it.
 fn bind_host_node(
     dir: &OwnedFd,
     name: &std::ffi::OsStr,
     rel: &Path,
     n: &Node<'_>,
     target: &str,
+    mounted: bool,
 ) -> Result<(), ChildError> {
     let host = Path::new("/").join(rel);
     let mnt = sysmount::clone_tree(None, &host, false, true).map_err(|e| ChildError::Config {
@@ -345,13 +351,21 @@ fn bind_host_node(
             ),
         });
     }
-    let spot = husk_sys::openat(
-        dir,
-        name,
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
-        Mode::from_bits_truncate(0o644),
-    )
-    .and_then(|_| husk_sys::openat(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW, Mode::empty()))
-    .map_err(|e| ChildError::setup("create the mountpoint of", Some(target), e))?;
+    let created = if mounted {
+        Ok(())
+    } else {
+        husk_sys::openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop)
+    };
+    let spot = created
+        .and_then(|()| {
+            husk_sys::openat(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW, Mode::empty())
+        })
+        .map_err(|e| ChildError::setup("create the mountpoint of", Some(target), e))?;
     sysmount::attach(&mnt, &spot).map_err(|e| ChildError::setup("bind", Some(target), e))
 }

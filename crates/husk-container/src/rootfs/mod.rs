@@ -50,7 +50,8 @@ pub struct Rootfs<'a> {
     pub bundle: PathBuf,
     /// The container's cgroup as its `cgroup` mount must show it.
     pub cgroup_mounts: Vec<husk_cgroups::CgroupMount>,
-    /// The container has its own user namespace (no mknod; locked mount flags).
+    /// The container has its own user namespace, or the runtime runs in a non-initial one (no
+    /// mknod; locked mount flags).
     pub in_userns: bool,
     /// The container has its own network namespace (else sysfs must be read-only).
     pub new_netns: bool,

@@ -123,24 +123,27 @@ const PROC_ALLOWED: &[&str] = &[
 ];
 
 /// Refuse what would let an image redirect the container's view of /proc: anything but a
-/// procfs at /proc, and anything but a procfs or runc's allow-list of files below it (the
-/// class of CVE-2019-16884 and CVE-2019-19921). `at` is where the destination really is, its
-/// symlinks resolved inside the root.
+/// procfs at /proc (a new one, or a bind of the root of one: `proc_root`, what Podman's rootless
+/// mode gives a container sharing the host's pid namespace, which runc allows too), and anything
+/// but a procfs or runc's allow-list of files below it (the class of CVE-2019-16884 and
+/// CVE-2019-19921). `at` is where the destination really is, its symlinks resolved inside the
+/// root.
 fn check_proc(
     i: usize,
     dest: &Path,
     typ: &str,
     o: &MountOptions,
     at: &Path,
+    proc_root: bool,
 ) -> Result<(), ChildError> {
     let field = format!("mounts[{i}].destination {:?}", dest.display().to_string());
     if at == Path::new("/proc") {
-        if typ != "proc" || o.bind.is_some() {
+        if (typ != "proc" || o.bind.is_some()) && !proc_root {
             return Err(ChildError::Config {
                 field,
                 detail: format!(
-                    "resolves to /proc, where only a new procfs (type \"proc\") may be mounted, \
-                     not {}",
+                    "resolves to /proc, where only a procfs (type \"proc\", or a bind of the \
+                     root of one) may be mounted, not {}",
                     if o.bind.is_some() {
                         "a bind".to_string()
                     } else {
@@ -353,6 +356,14 @@ pub fn mount_one(
             }
         }
     };
+    // A bind of the root of a procfs (statfs type, inode 1), read from the clone itself.
+    let proc_root = cloned.as_ref().is_some_and(|fd| {
+        let is_proc = nix::sys::statfs::fstatfs(fd)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+        is_proc
+            && nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd))
+                .is_ok_and(|st| st.st_ino == 1)
+    });
     let stat_of = |flags: OFlag| {
         husk_sys::open_in_root(root, &rel, OFlag::O_PATH | flags)
             .ok()
@@ -378,11 +389,18 @@ pub fn mount_one(
     }
     // Checked before anything is created (on the deepest part that exists, resolved), and
     // again on the destination as created (a dangling symlink may have led elsewhere).
-    check_proc(i, dest, typ, o, &resolve_existing(&r.rootfs, root, &rel))?;
+    check_proc(
+        i,
+        dest,
+        typ,
+        o,
+        &resolve_existing(&r.rootfs, root, &rel),
+        proc_root,
+    )?;
     let target =
         ensure(root, dest, kind).map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
     let at = container_path(&r.rootfs, &target).unwrap_or_else(|| Path::new("/").join(&rel));
-    check_proc(i, dest, typ, o, &at)?;
+    check_proc(i, dest, typ, o, &at, proc_root)?;
     if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&target)) {
         let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if is_dir != (kind == Kind::Dir) && !o.remount {
@@ -637,7 +655,7 @@ fn mount_cgroup(
         .map_err(|e| step_err(i, m, "create the mountpoint of", e))?;
     let at = container_path(&r.rootfs, &target)
         .unwrap_or_else(|| Path::new("/").join(in_root(m.destination())));
-    check_proc(i, m.destination(), "cgroup", o, &at)?;
+    check_proc(i, m.destination(), "cgroup", o, &at, false)?;
     let ro = o.read_only();
     let mut bind_attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
@@ -708,15 +726,50 @@ mod tests {
     fn only_procfs_at_proc_and_only_the_allow_list_below() {
         let none = parse(&[]);
         let bind = parse(&["bind".to_string()]);
-        assert!(check_proc(0, Path::new("/proc"), "proc", &none, Path::new("/proc")).is_ok());
-        assert!(check_proc(0, Path::new("/proc"), "tmpfs", &none, Path::new("/proc")).is_err());
-        assert!(check_proc(0, Path::new("/proc"), "proc", &bind, Path::new("/proc")).is_err());
+        assert!(check_proc(
+            0,
+            Path::new("/proc"),
+            "proc",
+            &none,
+            Path::new("/proc"),
+            false
+        )
+        .is_ok());
+        assert!(check_proc(
+            0,
+            Path::new("/proc"),
+            "tmpfs",
+            &none,
+            Path::new("/proc"),
+            false
+        )
+        .is_err());
+        assert!(check_proc(
+            0,
+            Path::new("/proc"),
+            "proc",
+            &bind,
+            Path::new("/proc"),
+            false
+        )
+        .is_err());
+        // A bind of the root of a procfs is allowed at /proc, and only there.
+        assert!(check_proc(
+            0,
+            Path::new("/proc"),
+            "bind",
+            &bind,
+            Path::new("/proc"),
+            true
+        )
+        .is_ok());
         assert!(check_proc(
             0,
             Path::new("/proc/cpuinfo"),
             "bind",
             &bind,
-            Path::new("/proc/cpuinfo")
+            Path::new("/proc/cpuinfo"),
+            false
         )
         .is_ok());
         assert!(check_proc(
@@ -724,7 +777,8 @@ mod tests {
             Path::new("/proc/sys/kernel/ns_last_pid"),
             "bind",
             &bind,
-            Path::new("/proc/sys/kernel/ns_last_pid")
+            Path::new("/proc/sys/kernel/ns_last_pid"),
+            false
         )
         .is_ok());
         let e = check_proc(
@@ -733,6 +787,7 @@ mod tests {
             "bind",
             &bind,
             Path::new("/proc/self/attr"),
+            false,
         )
         .unwrap_err();
         assert!(e.to_string().contains("mounts[3].destination"), "{e}");
@@ -741,7 +796,8 @@ mod tests {
             Path::new("/procfs"),
             "tmpfs",
             &none,
-            Path::new("/procfs")
+            Path::new("/procfs"),
+            false
         )
         .is_ok());
     }
