@@ -429,12 +429,12 @@ fn killed_monitor(who: Who, mode: &str) {
     let h = husk(who);
     let name = Husk::name();
     let mut cmd = tun_wrapped(&h, &name, &["--network", mode], &["sleep", "60"]);
-    let mut monitor = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Registered, so that a parallel test's reap_orphans cannot take its exit status.
+    let mut monitor = husk_tests::runtime::spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let stderr = monitor.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -454,6 +454,7 @@ fn killed_monitor(who: Who, mode: &str) {
     // The monitor is husk itself (or, wrapped, setpriv's exec of it: the same process).
     monitor.kill().unwrap();
     monitor.wait().unwrap();
+    husk_tests::runtime::waited(&monitor);
     let pid = pid.expect("husk never logged its network helper");
     // It ran as the user who ran husk.
     let uid = h.user().map_or(0, |u| u.uid);
