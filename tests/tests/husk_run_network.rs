@@ -5,7 +5,8 @@
 //! The machine may have no internet, so "outbound connectivity" is a TCP server the test runs
 //! on the host's loopback (a random free port), which the container reaches through the
 //! helper's host-loopback address (slirp4netns: 10.0.2.2; pasta: its gateway address, the
-//! host's default gateway copied); the test asserts the bytes it received. Port forwarding: the
+//! host's default gateway copied), opened with `--allow-host-loopback`; the test asserts the
+//! bytes it received, and that without the flag nothing arrives. Port forwarding: the
 //! container serves bytes on its port 80 with busybox nc, the test connects to
 //! 127.0.0.1:HOSTPORT and reads them. Every run passes `--debug`, which logs the helper's pid;
 //! after the run that process must be gone, as must everything else of the container
@@ -253,7 +254,11 @@ fn outbound(who: Who, mode: &str) {
         "head -n1 /proc/self/uid_map; ip route show default | cut -d' ' -f1-3; \
          cat /etc/resolv.conf; echo {payload} | busybox nc {target} {port}"
     );
-    let (o, pids) = run_checked(&h, &["--network", mode], &["sh", "-c", &script]);
+    let (o, pids) = run_checked(
+        &h,
+        &["--network", mode, "--allow-host-loopback"],
+        &["sh", "-c", &script],
+    );
     let o = o.ok();
     assert_eq!(pids.len(), 1, "one helper, logged: {o:#?}");
     assert_eq!(
@@ -278,6 +283,29 @@ fn outbound(who: Who, mode: &str) {
         Some(format!("# written by husk for --network {mode}").as_str())
     );
     assert_eq!(lines.next(), Some(format!("nameserver {dns}").as_str()));
+}
+
+/// Without --allow-host-loopback the helper's host-loopback address leads nowhere: a server on
+/// the host's 127.0.0.1 is not reached (as in Podman's default).
+fn host_loopback_closed(who: Who, mode: &str) {
+    if skip_under_runc() || helper_missing(mode) {
+        return;
+    }
+    let h = husk(who);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = host_loopback_inside(mode);
+    let script = format!("echo x | busybox nc -w 3 {target} {port}; echo nc=$?");
+    let (o, pids) = run_checked(&h, &["--network", mode], &["sh", "-c", &script]);
+    let o = o.ok();
+    assert_eq!(pids.len(), 1, "one helper, logged: {o:#?}");
+    assert_ne!(o.stdout.trim(), "nc=0", "{o:#?}");
+    assert!(o.stdout.trim().starts_with("nc="), "{o:#?}");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the host's loopback server was reached: {other:?}"),
+    }
 }
 
 /// A -p port reaches the container's server: the host connects to 127.0.0.1:HOSTPORT and reads
@@ -501,6 +529,16 @@ fn pasta_outbound_as_root() {
 #[test]
 fn pasta_outbound_rootless() {
     outbound(Who::Rootless, "pasta");
+}
+
+#[test]
+fn slirp4netns_keeps_the_hosts_loopback_closed_by_default() {
+    host_loopback_closed(Who::Rootless, "slirp4netns");
+}
+
+#[test]
+fn pasta_keeps_the_hosts_loopback_closed_by_default() {
+    host_loopback_closed(Who::Rootless, "pasta");
 }
 
 #[test]

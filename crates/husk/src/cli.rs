@@ -159,10 +159,14 @@ pub struct RunArgs {
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
     /// The network: `none` (loopback only, the default), `host`, or `pasta` / `slirp4netns`
-    /// (a user-mode network with outbound connectivity; the host's loopback is reachable at
-    /// the gateway address, 10.0.2.2 with slirp4netns).
+    /// (a user-mode network with outbound connectivity).
     #[arg(long, value_enum, default_value_t = NetworkMode::None, value_name = "MODE")]
     pub network: NetworkMode,
+    /// With --network pasta or slirp4netns: let the container reach the host's loopback
+    /// (127.0.0.1) at the gateway address (10.0.2.2 with slirp4netns). Off by default, as in
+    /// Podman: services on the host's loopback trust whoever can connect.
+    #[arg(long)]
+    pub allow_host_loopback: bool,
     /// Publish a container port on the host (with --network pasta or slirp4netns):
     /// [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]; HOSTIP defaults to 127.0.0.1 (Docker's is
     /// 0.0.0.0), an IPv6 one goes in brackets.

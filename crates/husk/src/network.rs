@@ -77,6 +77,12 @@ pub enum NetworkError {
     /// `-p` with a network that has nothing to forward to.
     #[error("-p/--publish needs --network pasta or --network slirp4netns: {0}")]
     PublishNeedsHelper(&'static str),
+    /// `--allow-host-loopback` without a helper.
+    #[error(
+        "--allow-host-loopback is for --network pasta or --network slirp4netns (with none \
+         there is no route out; with host the host's loopback is the container's own)"
+    )]
+    HostLoopbackNeedsHelper,
     /// The helper program is not installed.
     #[error("--network {mode}: `{program}` is not in PATH (Debian: apt-get install {package})")]
     HelperMissing {
@@ -298,16 +304,21 @@ pub struct NetworkPlan {
     pub publish: Vec<Publish>,
     /// The helper's path, found in PATH (pasta and slirp4netns).
     helper: Option<PathBuf>,
+    /// `--allow-host-loopback`: the container may reach the host's 127.0.0.1 through the
+    /// helper's gateway address.
+    host_loopback: bool,
 }
 
 impl NetworkPlan {
-    /// Checks `--network MODE` and the `-p` values: `-p` only with a helper; the helper
+    /// Checks `--network MODE`, the `-p` values and `--allow-host-loopback`
+    /// (`host_loopback`): `-p` and `--allow-host-loopback` only with a helper; the helper
     /// installed (searched in `path`, husk's PATH); /dev/net/tun usable by the caller.
     ///
     /// Errors: [`NetworkError`] naming the option.
     pub fn new(
         mode: NetworkMode,
         publish: &[String],
+        host_loopback: bool,
         path: Option<&str>,
     ) -> Result<Self, NetworkError> {
         let publish = publish
@@ -322,6 +333,9 @@ impl NetworkPlan {
                 }
                 _ => "with --network none the container has only loopback",
             }));
+        }
+        if kind.is_none() && host_loopback {
+            return Err(NetworkError::HostLoopbackNeedsHelper);
         }
         let helper = match kind {
             None => None,
@@ -339,6 +353,7 @@ impl NetworkPlan {
             mode,
             publish,
             helper,
+            host_loopback,
         })
     }
 
@@ -425,6 +440,7 @@ impl NetworkPlan {
                     ns.user.is_some(),
                     root,
                     api.then_some(Path::new(API_SOCKET)),
+                    self.host_loopback,
                 ));
                 let child = spawn(cmd, &fds, kind)?;
                 drop((ready_w, exit_r));
@@ -452,6 +468,7 @@ impl NetworkPlan {
                     &pid_file,
                     &pasta_log,
                     &self.publish,
+                    self.host_loopback,
                 ));
                 let child = spawn(cmd, &fds, kind)?;
                 let mut helper = Helper {
@@ -475,10 +492,16 @@ impl NetworkPlan {
 }
 
 /// The arguments of slirp4netns (after the program): configure `tap0` (10.0.2.100/24, gateway
-/// and host loopback at 10.0.2.2, DNS 10.0.2.3), MTU 65520 (Podman's), readiness and exit fds,
+/// 10.0.2.2, which reaches the host's loopback only with `host_loopback`, DNS 10.0.2.3), MTU
+/// 65520 (Podman's), readiness and exit fds,
 /// the namespaces as fds; the sandbox (a mount namespace of its own, capabilities dropped) only
 /// as root, where slirp4netns can make it without joining the container's user namespace.
-fn slirp4netns_args(userns: bool, root: bool, api: Option<&Path>) -> Vec<String> {
+fn slirp4netns_args(
+    userns: bool,
+    root: bool,
+    api: Option<&Path>,
+    host_loopback: bool,
+) -> Vec<String> {
     let mut a = vec![
         "--configure".to_owned(),
         "--mtu=65520".to_owned(),
@@ -486,6 +509,9 @@ fn slirp4netns_args(userns: bool, root: bool, api: Option<&Path>) -> Vec<String>
         format!("--exit-fd={EXIT_FD}"),
         "--enable-seccomp".to_owned(),
     ];
+    if !host_loopback {
+        a.push("--disable-host-loopback".to_owned());
+    }
     if root {
         a.push("--enable-sandbox".to_owned());
     }
@@ -505,7 +531,8 @@ fn slirp4netns_args(userns: bool, root: bool, api: Option<&Path>) -> Vec<String>
 /// (husk owns the process), quiet, its log in a file (errors still go to stderr), the pid file
 /// as the readiness signal; exactly the `-p` ports forwarded (`none` otherwise: pasta's default
 /// `auto` would forward every port the container binds, and `-T`/`-U auto` the host's ports
-/// into the container); DNS relayed from [`PASTA_DNS`]. As root pasta would switch to nobody
+/// into the container); DNS relayed from [`PASTA_DNS`]; the gateway address mapped to the
+/// host's loopback only with `host_loopback` (`--no-map-gw` otherwise). As root pasta would switch to nobody
 /// before opening the namespaces, so it is told to stay root.
 fn pasta_args(
     userns: bool,
@@ -513,12 +540,16 @@ fn pasta_args(
     pid_file: &Path,
     log: &Path,
     publish: &[Publish],
+    host_loopback: bool,
 ) -> Vec<String> {
     let mut a = vec![
         "--config-net".to_owned(),
         "--foreground".to_owned(),
         "--quiet".to_owned(),
     ];
+    if !host_loopback {
+        a.push("--no-map-gw".to_owned());
+    }
     if root {
         a.extend(["--runas".to_owned(), "0:0".to_owned()]);
     }
@@ -838,27 +869,28 @@ mod tests {
     #[test]
     fn publish_needs_a_helper() {
         for mode in [NetworkMode::None, NetworkMode::Host] {
-            let e = NetworkPlan::new(mode, &["8080:80".into()], None).unwrap_err();
+            let e = NetworkPlan::new(mode, &["8080:80".into()], false, None).unwrap_err();
             assert!(matches!(e, NetworkError::PublishNeedsHelper(_)), "{e}");
             assert!(e
                 .to_string()
                 .contains("--network pasta or --network slirp4netns"));
         }
-        let plan = NetworkPlan::new(NetworkMode::None, &[], None).unwrap();
+        let plan = NetworkPlan::new(NetworkMode::None, &[], false, None).unwrap();
         assert!(plan.new_namespace() && !plan.needs_helper());
-        assert!(!NetworkPlan::new(NetworkMode::Host, &[], None)
+        assert!(!NetworkPlan::new(NetworkMode::Host, &[], false, None)
             .unwrap()
             .new_namespace());
     }
 
     #[test]
     fn a_missing_helper_is_named_with_its_package() {
-        let e = NetworkPlan::new(NetworkMode::Pasta, &[], Some("/nonexistent-husk")).unwrap_err();
+        let e = NetworkPlan::new(NetworkMode::Pasta, &[], false, Some("/nonexistent-husk"))
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "--network pasta: `pasta` is not in PATH (Debian: apt-get install passt)"
         );
-        let e = NetworkPlan::new(NetworkMode::Slirp4netns, &[], Some("")).unwrap_err();
+        let e = NetworkPlan::new(NetworkMode::Slirp4netns, &[], false, Some("")).unwrap_err();
         assert!(e.to_string().contains("apt-get install slirp4netns"), "{e}");
     }
 
@@ -882,6 +914,7 @@ mod tests {
             mode,
             publish: Vec::new(),
             helper: None,
+            host_loopback: false,
         };
         assert_eq!(plan(NetworkMode::None).resolv_conf(host), None);
         assert_eq!(plan(NetworkMode::Host).resolv_conf(host), None);
@@ -896,15 +929,16 @@ mod tests {
 
     #[test]
     fn helper_arguments() {
-        let a = slirp4netns_args(true, false, Some(Path::new("api")));
+        let a = slirp4netns_args(true, false, Some(Path::new("api")), true);
         assert_eq!(
             a.join(" "),
             "--configure --mtu=65520 --ready-fd=3 --exit-fd=4 --enable-seccomp \
              --api-socket=api --userns-path=/proc/self/fd/6 --netns-type=path \
              /proc/self/fd/5 tap0"
         );
-        let a = slirp4netns_args(false, true, None);
+        let a = slirp4netns_args(false, true, None, false);
         assert!(a.contains(&"--enable-sandbox".to_owned()));
+        assert!(a.contains(&"--disable-host-loopback".to_owned()));
         assert!(!a.iter().any(|x| x.starts_with("--userns-path")));
 
         let ports = [
@@ -917,6 +951,7 @@ mod tests {
             Path::new("/t/pid"),
             Path::new("/t/log"),
             &ports,
+            true,
         );
         assert_eq!(
             a.join(" "),
@@ -924,8 +959,9 @@ mod tests {
              --pid /t/pid --log-file /t/log --dns-forward 169.254.1.1 \
              -t 127.0.0.1/8080:80 -t ::1/8081:81 -u none -T none -U none"
         );
-        let a = pasta_args(false, true, Path::new("/p"), Path::new("/l"), &[]).join(" ");
+        let a = pasta_args(false, true, Path::new("/p"), Path::new("/l"), &[], false).join(" ");
         assert!(a.contains("--runas 0:0") && !a.contains("--userns"), "{a}");
+        assert!(a.contains("--no-map-gw"), "{a}");
         assert!(a.contains("-t none -u none -T none -U none"), "{a}");
     }
 }

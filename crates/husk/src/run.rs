@@ -267,6 +267,7 @@ impl Plan {
         let network = NetworkPlan::new(
             args.network,
             &args.publish,
+            args.allow_host_loopback,
             std::env::var("PATH").ok().as_deref(),
         )?;
         Ok(Self {
