@@ -259,6 +259,56 @@ fn hostname_and_pid_namespace() {
 }
 
 #[test]
+fn a_time_namespace_with_offsets() {
+    if reference_lacks("time namespaces (runc 1.2+)") {
+        return;
+    }
+    let rt = Runtime::rootless();
+    let mut b = Bundle::rootless_busybox(&["cat", "/proc/self/timens_offsets"]);
+    b.push("/linux/namespaces", json!({"type": "time"}));
+    b.set(
+        "/linux/timeOffsets",
+        json!({"monotonic": {"secs": 259200, "nanosecs": 0},
+               "boottime": {"secs": 172800, "nanosecs": 5}}),
+    );
+    let out = rt.run(&b).ok().stdout;
+    assert_eq!(
+        rows(&out),
+        [["monotonic", "259200", "0"], ["boottime", "172800", "5"]],
+        "{out}"
+    );
+    rt.assert_left_nothing(&b);
+}
+
+#[test]
+fn hooks_run_as_the_user_with_the_state_on_stdin() {
+    let rt = Runtime::rootless();
+    let u = user();
+    let out = rt.scratch().join("hooks");
+    let mut b = Bundle::rootless_busybox(&["true"]);
+    for kind in ["createRuntime", "poststart", "poststop"] {
+        let file = out.with_extension(kind);
+        b.hook(
+            kind,
+            json!({"path": "/bin/sh", "args": ["sh", "-c",
+                format!("{{ id -u; cat; }} > {}", file.display())]}),
+        );
+    }
+    rt.run(&b).ok();
+    for kind in ["createRuntime", "poststart", "poststop"] {
+        let file = out.with_extension(kind);
+        let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let (uid, state) = text.split_once('\n').unwrap();
+        // A host process of the user's, given the container's state.
+        assert_eq!(uid, u.uid.to_string(), "{kind}");
+        let state: serde_json::Value = serde_json::from_str(state).unwrap();
+        assert_eq!(state["id"], b.id.as_str(), "{kind}");
+        assert_eq!(owner(&file), (u.uid, u.gid), "{kind}");
+    }
+    rt.assert_left_nothing(&b);
+}
+
+#[test]
 fn the_lifecycle_create_start_state_kill_delete() {
     let rt = Runtime::rootless();
     let u = user();
