@@ -26,6 +26,7 @@
 //! fifos are kept. The cache key is then `<sha256>-<mapping>`, so trees unpacked for different
 //! mappings (and root's, keyed by the digest alone) never mix.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, IsTerminal, Read};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -520,6 +521,9 @@ fn unpack_archive(
     archive.set_overwrite(true);
 
     let mut directories = Vec::new();
+    // Rootless: the device nodes skipped, so that hard links to them are skipped too (link(2)
+    // would fail with a bare ENOENT naming neither the device nor why it is missing).
+    let mut skipped_devices: HashSet<PathBuf> = HashSet::new();
     for entry in archive.entries().map_err(archive_err)? {
         progress.tick();
         let mut entry = entry.map_err(archive_err)?;
@@ -529,12 +533,20 @@ fn unpack_archive(
         };
         let kind = entry.header().entry_type();
         if let Some(m) = &opts.id_mapping {
-            check_mapped(&entry, &name, m)?;
+            check_mapped(&entry, &name, &dst, m)?;
             if matches!(kind, EntryType::Char | EntryType::Block) {
                 // mknod of a device needs CAP_MKNOD in the initial user namespace.
                 tracing::debug!(entry = %name, "rootless: skipping a device node");
+                skipped_devices.insert(rel);
                 continue;
             }
+            if kind == EntryType::Link && links_to_skipped(&entry, &skipped_devices) {
+                tracing::debug!(entry = %name, "rootless: skipping a hard link to a skipped device node");
+                skipped_devices.insert(rel);
+                continue;
+            }
+            // Whatever was skipped at this path is replaced by this entry.
+            skipped_devices.remove(&rel);
         }
         if kind == EntryType::Directory {
             directories.push((entry, name, rel));
@@ -564,17 +576,34 @@ fn unpack_archive(
     Ok(())
 }
 
+/// Whether the hard link `entry` names one of `skipped` (paths relative to the target, as
+/// [`relative_path`] makes them).
+fn links_to_skipped<R: Read>(entry: &tar::Entry<'_, R>, skipped: &HashSet<PathBuf>) -> bool {
+    if skipped.is_empty() {
+        return false;
+    }
+    let Ok(Some(target)) = entry.link_name() else {
+        return false;
+    };
+    let rel: PathBuf = target
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    skipped.contains(&rel)
+}
+
 /// Rootless: refuses an entry whose owner the container's mapping does not hold (chown(2)
 /// would fail with EINVAL, naming neither the ids nor the mapping).
 fn check_mapped<R: Read>(
     entry: &tar::Entry<'_, R>,
     name: &str,
+    dst: &Path,
     mapping: &IdMapping,
 ) -> Result<(), UnpackError> {
     let header = entry.header();
     let entry_err = |source| UnpackError::Entry {
         entry: name.to_owned(),
-        dst: PathBuf::new(),
+        dst: dst.to_owned(),
         source,
     };
     let (uid, gid) = (
@@ -684,9 +713,26 @@ fn unpack_in<R: Read>(
         Err(source) => Err(UnpackError::Entry {
             entry: name.to_owned(),
             dst: dst.to_owned(),
-            source,
+            source: with_causes(source),
         }),
     }
+}
+
+/// `e` with the messages of its causes appended: the tar crate's errors say only "failed to
+/// unpack `PATH`" and keep the system call's error as their source, which a message made with
+/// `Display` (husk's, and the rootless unpacking child's, which sends it as text) would lose.
+fn with_causes(e: io::Error) -> io::Error {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    io::Error::new(e.kind(), text)
 }
 
 /// Makes the parent directories of `rel` inside `dst` and returns the parent's canonical path,
@@ -973,6 +1019,69 @@ mod tests {
             ],
             |e| matches!(e, UnpackError::HardLinkOutside { target, .. } if target == "link/secret"),
         );
+    }
+
+    #[test]
+    fn rootless_skips_device_nodes_and_hard_links_to_them() {
+        // What the rootless child does, minus the user namespace (the mapping only decides
+        // which owners are accepted and that device nodes are skipped).
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |kind, name: &str, link: Option<&str>, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_path(name).unwrap();
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        };
+        add(E::Char, "dev/null2", None, b"");
+        add(E::Link, "dev/null3", Some("./dev/null2"), b"");
+        add(E::Link, "dev/null4", Some("dev/null3"), b"");
+        // A regular file replacing a skipped device can be linked to.
+        add(E::Block, "etc/f", None, b"");
+        add(E::Regular, "etc/f", None, b"data");
+        add(E::Link, "etc/g", Some("etc/f"), b"");
+        let tarball = tmp.path().join("devs.tar");
+        std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
+        let dst = tmp.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        let opts = UnpackOptions {
+            preserve_ownerships: false,
+            progress: false,
+            id_mapping: Some(IdMapping::single(0, 0)),
+        };
+        unpack_file(&tarball, Compression::None, &dst, &opts).unwrap();
+        for gone in ["dev/null2", "dev/null3", "dev/null4"] {
+            assert!(dst.join(gone).symlink_metadata().is_err(), "{gone}");
+        }
+        assert_eq!(fs::read_to_string(dst.join("etc/g")).unwrap(), "data");
+        assert_eq!(dst.join("etc/f").metadata().unwrap().nlink(), 2);
+    }
+
+    #[test]
+    fn an_entry_that_fails_names_the_system_calls_error() {
+        // A regular file where an earlier entry made a directory: the tar crate's own error
+        // says only "failed to unpack", its cause says why.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        raw_entry(&mut b, E::Regular, b"a/x", None, b"x");
+        raw_entry(&mut b, E::Regular, b"a", None, b"y");
+        let tarball = tmp.path().join("clash.tar");
+        std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
+        let dst = tmp.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        let err = unpack_file(&tarball, Compression::None, &dst, &NO_OWNERS).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, UnpackError::Entry { .. }), "{msg}");
+        assert!(msg.contains("failed to unpack"), "{msg}");
+        assert!(msg.contains("os error"), "{msg}");
     }
 
     #[test]
