@@ -389,6 +389,32 @@ fn the_host_source_runs_rootless() {
 }
 
 #[test]
+fn a_device_at_another_path_is_the_hosts_node_bound_there() {
+    if skip_under_runc() {
+        return;
+    }
+    let h = Husk::rootless();
+    // mknod is not allowed in a user namespace: the host's /dev/zero is bound at /dev/myzero,
+    // /dev/null at /dev/mynull.
+    let out = h.run_ok(
+        &[
+            "--device",
+            "/dev/zero:/dev/myzero",
+            "--device",
+            "/dev/null:/dev/mynull",
+        ],
+        "host",
+        &[
+            "sh",
+            "-c",
+            "stat -c '%t:%T' /dev/myzero /dev/mynull; head -c 3 /dev/myzero | od -An -tx1; \
+             echo x > /dev/mynull; echo rc=$?",
+        ],
+    );
+    assert_eq!(out, "1:5\n1:3\n 00 00 00\nrc=0\n");
+}
+
+#[test]
 fn network_host_binds_the_hosts_sys() {
     if skip_under_runc() || lacks_helpers() {
         return;

@@ -305,9 +305,15 @@ pub fn config(c: &BundleConfig) -> Value {
         // `a`, all majors and minors), replacing the per---device rules it covers.
         v["linux"]["resources"]["devices"] = json!([{"allow": true, "type": "a", "access": "rwm"}]);
     }
-    let devices = c.resources.linux_devices();
+    let in_userns = c.user_namespace.is_some();
+    let devices = c.resources.linux_devices(in_userns);
     if !devices.is_empty() {
         v["linux"]["devices"] = Value::Array(devices);
+    }
+    for m in c.resources.device_binds(in_userns) {
+        if let (Some(all), Ok(m)) = (v["mounts"].as_array_mut(), serde_json::to_value(m)) {
+            all.push(m);
+        }
     }
     v
 }
@@ -509,6 +515,7 @@ mod tests {
             memory: Some(64 << 20),
             pids_limit: Some(0),
             devices: vec![Device {
+                host: "/dev/null".into(),
                 container: "/dev/mynull".into(),
                 node: DeviceNode {
                     kind: DeviceType::Char,

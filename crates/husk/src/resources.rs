@@ -389,6 +389,8 @@ pub struct DeviceNode {
 /// A `--device` checked against the host: the node to make and the rule that allows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
+    /// The host node's path (`--device HOST`).
+    pub host: PathBuf,
     /// The path inside the container.
     pub container: String,
     /// The host node's kind, numbers, mode and owner.
@@ -624,6 +626,7 @@ impl Resources {
                     what,
                 })?;
             r.devices.push(Device {
+                host: spec.host.clone(),
                 container: spec.container,
                 node,
                 perms: spec.perms,
@@ -687,10 +690,13 @@ impl Resources {
     }
 
     /// `linux.devices` for config.json: the nodes the runtime makes in the container's /dev,
-    /// with the host node's numbers, mode and owner.
-    pub fn linux_devices(&self) -> Vec<Value> {
+    /// with the host node's numbers, mode and owner. With `in_userns` (rootless), only those
+    /// at the host's own path: the runtime binds the host's node at the same path there (mknod
+    /// is not allowed in a user namespace); see [`Resources::device_binds`] for the others.
+    pub fn linux_devices(&self, in_userns: bool) -> Vec<Value> {
         self.devices
             .iter()
+            .filter(|d| !in_userns || d.host == Path::new(&d.container))
             .map(|d| {
                 json!({
                     "path": d.container,
@@ -702,6 +708,20 @@ impl Resources {
                     "gid": d.node.gid,
                 })
             })
+            .collect()
+    }
+}
+
+impl Resources {
+    /// Rootless: the `--device HOST:CTR` whose container path is not the host's, as bind mounts
+    /// of the host's node (nosuid, noexec). Only the device cgroup can hold a device to the
+    /// `r`/`w`/`m` permissions (a read-only mount does not stop writes to a device node), and a
+    /// rootless container has none: the host node's own permissions apply.
+    pub fn device_binds(&self, in_userns: bool) -> Vec<oci_spec::runtime::Mount> {
+        self.devices
+            .iter()
+            .filter(|d| in_userns && d.host != Path::new(&d.container))
+            .map(|d| crate::bundle::bind_mount(&d.host, &d.container, false, &["nosuid", "noexec"]))
             .collect()
     }
 }
@@ -978,7 +998,7 @@ mod tests {
         let r = from(ResourceArgs::default()).unwrap();
         assert_eq!(r, Resources::default());
         assert_eq!(r.linux_resources(), None);
-        assert!(r.linux_devices().is_empty());
+        assert!(r.linux_devices(false).is_empty());
     }
 
     #[test]
@@ -1053,8 +1073,14 @@ mod tests {
                 ],
             })
         );
+        // Rootless: a device at another path than the host's is a bind of the host's node.
+        let binds = r.device_binds(true);
+        assert_eq!(binds.len(), 2, "{binds:?}");
+        assert_eq!(binds[1].destination(), Path::new("/dev/xvda"));
+        assert_eq!(binds[1].source().as_deref(), Some(Path::new("/dev/sda")));
+        assert!(r.linux_devices(true).is_empty() && r.device_binds(false).is_empty());
         assert_eq!(
-            r.linux_devices(),
+            r.linux_devices(false),
             [
                 json!({"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
                        "fileMode": 0o666, "uid": 0, "gid": 0}),
