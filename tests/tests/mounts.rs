@@ -380,7 +380,7 @@ fn overlay_annotation(b: &mut Bundle, lower: &std::path::Path, layers: &std::pat
 }
 
 #[test]
-fn the_overlay_annotation_mounts_the_rootfs_inside_the_container() {
+fn the_overlay_annotation_mounts_the_rootfs_inside_the_containers_user_namespace() {
     if reference_lacks("org.husk.rootfs.overlay is husk's own annotation") {
         return;
     }
@@ -389,6 +389,7 @@ fn the_overlay_annotation_mounts_the_rootfs_inside_the_container() {
     let lower = layers.path().join("lower");
     fs::create_dir(&lower).unwrap();
     rootfs::busybox_copy(&lower);
+    // The container's root is host uid 100000: the layers are its.
     let mut b = Bundle::with_own_rootfs(
         |_| {},
         &[
@@ -397,7 +398,13 @@ fn the_overlay_annotation_mounts_the_rootfs_inside_the_container() {
             "echo new > /new; rm /etc/group; ls /etc; grep ' / / ' /proc/self/mountinfo",
         ],
     );
+    b.namespace("user", None);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
     overlay_annotation(&mut b, &lower, layers.path());
+    husk_tests::rootless::chown_tree(layers.path(), 100000, 100000);
+    husk_tests::rootless::chown_tree(b.rootfs(), 100000, 100000);
     let out = rt.run_ok(&b);
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("passwd"), "{out}");
@@ -406,14 +413,35 @@ fn the_overlay_annotation_mounts_the_rootfs_inside_the_container() {
         root.contains(" - overlay ") && root.contains(&format!("lowerdir={}", lower.display())),
         "{out}"
     );
-    // Without a user namespace the overlay keeps its metadata in trusted.* xattrs.
-    assert!(!root.contains("userxattr"), "{out}");
+    // In a user namespace the overlay keeps its metadata in user.* xattrs.
+    assert!(root.contains("userxattr"), "{out}");
     // The writes went to the upper layer; the lower layer and the host's view of root.path
     // are untouched.
     let upper = layers.path().join("upper");
     assert_eq!(fs::read_to_string(upper.join("new")).unwrap(), "new\n");
     assert!(lower.join("etc/group").exists() && !lower.join("new").exists());
     assert_eq!(fs::read_dir(b.rootfs()).unwrap().count(), 0);
+    assert!(!host::mounts_mentioning(layers.path())
+        .iter()
+        .any(|m| m.contains("overlay")));
+}
+
+#[test]
+fn the_overlay_annotation_is_refused_without_a_user_namespace() {
+    if reference_lacks("org.husk.rootfs.overlay is husk's own annotation") {
+        return;
+    }
+    // With real root's privilege the layers could be any host directory: lowerdir=/ would
+    // make the host's root the container's.
+    let rt = Runtime::new();
+    let layers = tempfile::tempdir().unwrap();
+    let mut b = Bundle::with_own_rootfs(|_| {}, &["cat", "/etc/hostname"]);
+    overlay_annotation(&mut b, std::path::Path::new("/"), layers.path());
+    let o = rt.run(&b);
+    assert_eq!(o.code(), Some(1), "{o:#?}");
+    o.stderr_mentions(&["org.husk.rootfs.overlay", "user namespace"]);
+    assert_eq!(o.stdout, "");
+    rt.assert_left_nothing(&b);
     assert!(!host::mounts_mentioning(layers.path())
         .iter()
         .any(|m| m.contains("overlay")));

@@ -1279,18 +1279,31 @@ fn check_linux(
 }
 
 /// husk's `org.husk.rootfs.overlay` annotation (see [`crate::rootfs::overlay`]): well formed,
-/// and with a mount namespace to mount the overlay in.
+/// with a mount namespace to mount the overlay in, and a user namespace bounding it (the
+/// container's, or the runtime's own under a rootless engine): mounted with real root's
+/// privilege, its layers could be any host directory (`lowerdir=/`), and an annotation is
+/// often set by whoever may label a pod rather than by the one who may pick `root.path`.
 fn check_overlay_annotation(spec: &Spec, namespaces: &Namespaces) -> Result<(), SpecError> {
     let key = crate::rootfs::overlay::ANNOTATION;
     let refuse = |problem: String| SpecError::Annotation { key, problem };
     if crate::rootfs::overlay::from_spec(spec)
         .map_err(refuse)?
-        .is_some()
-        && !namespaces.has("mount")
+        .is_none()
     {
+        return Ok(());
+    }
+    if !namespaces.has("mount") {
         return Err(refuse(
             "the overlay is mounted in the container's own mount namespace, and \
              linux.namespaces has none"
+                .into(),
+        ));
+    }
+    if !namespaces.has("user") && !crate::rootless::in_user_namespace() {
+        return Err(refuse(
+            "is only honoured in a container with a user namespace (the kernel then limits \
+             the layers to what that namespace may reach); add {\"type\": \"user\"} with \
+             mappings, or give the merged tree as root.path"
                 .into(),
         ));
     }
@@ -2460,7 +2473,28 @@ mod tests {
     #[test]
     fn the_overlay_annotation_must_be_well_formed_and_have_a_mount_namespace() {
         let good = json!({"org.husk.rootfs.overlay": "lowerdir=/l,upperdir=/u,workdir=/w"});
-        accepted(|c| set(c, "/annotations", good.clone()));
+        let userns = |c: &mut Value| {
+            c.pointer_mut("/linux/namespaces")
+                .unwrap()
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            set(c, "/linux/uidMappings", map.clone());
+            set(c, "/linux/gidMappings", map);
+        };
+        accepted(|c| {
+            set(c, "/annotations", good.clone());
+            userns(c);
+        });
+        if !crate::rootless::in_user_namespace() {
+            // Real root's overlay could take any host directory for a layer.
+            let err = refused(
+                |c| set(c, "/annotations", good.clone()),
+                "annotations.\"org.husk.rootfs.overlay\"",
+            );
+            assert!(err.to_string().contains("user namespace"), "{err}");
+        }
         let err = refused(
             |c| {
                 set(
