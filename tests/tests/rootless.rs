@@ -259,6 +259,42 @@ fn hostname_and_pid_namespace() {
 }
 
 #[test]
+fn root_of_a_user_namespace_keeps_run_husk_unless_podman_style() {
+    // runc's rule: XDG_RUNTIME_DIR counts for euid 0 only in a user namespace and with USER
+    // not root (Podman's rootless mode), not for root of an unprivileged system container.
+    let xdg = tempfile::tempdir().unwrap();
+    let root_of = |xdg_env: Option<&Path>, user: &str| {
+        let mut c = Command::new("unshare");
+        c.args(["-U", "-r"])
+            .arg(husk_tests::runtime::binary())
+            .args(["--debug", "state", "nosuch"]);
+        c.env_remove("XDG_RUNTIME_DIR").env("USER", user);
+        if let Some(x) = xdg_env {
+            c.env("XDG_RUNTIME_DIR", x);
+        }
+        let o = exec(c, true);
+        assert_eq!(o.code(), Some(1), "{o:#?}");
+        o.stderr
+            .lines()
+            .find_map(|l| l.split_once("state root root=").map(|(_, r)| r.to_owned()))
+            .unwrap_or_else(|| panic!("no state root logged: {o:#?}"))
+    };
+    if reference_lacks("the state root in --debug's log (husk's own line)") {
+        return;
+    }
+    let podman_style = xdg.path().join("husk");
+    assert_eq!(root_of(None, "alice"), "/run/husk");
+    assert_eq!(root_of(Some(xdg.path()), "root"), "/run/husk");
+    assert_eq!(
+        root_of(Some(xdg.path()), "alice"),
+        podman_style.to_str().unwrap()
+    );
+    // A relative XDG_RUNTIME_DIR counts as unset.
+    assert_eq!(root_of(Some(Path::new("rel")), "alice"), "/run/husk");
+    assert!(!podman_style.exists(), "state only reads");
+}
+
+#[test]
 fn a_time_namespace_with_offsets() {
     if reference_lacks("time namespaces (runc 1.2+)") {
         return;

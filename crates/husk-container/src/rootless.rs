@@ -24,8 +24,9 @@ pub const DEFAULT_ROOT: &str = "/run/husk";
 pub enum RootlessError {
     /// Rootless, no `--root`, and no XDG_RUNTIME_DIR to put the state under.
     #[error(
-        "running rootless (euid {euid}{userns}) without --root: set XDG_RUNTIME_DIR (the state \
-         goes to $XDG_RUNTIME_DIR/husk) or give --root DIR"
+        "running rootless (euid {euid}{userns}) without --root: set XDG_RUNTIME_DIR to an \
+         absolute path (the state goes to $XDG_RUNTIME_DIR/husk; `su -` and `sudo -u` do not \
+         set it: /run/user/$(id -u) where a login made it) or give --root DIR"
     )]
     NoRuntimeDir {
         /// The effective uid.
@@ -98,23 +99,33 @@ pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root() || in_user_namespace()
 }
 
-/// The state root: `given` (`--root`) when set; otherwise /run/husk, or
-/// `$XDG_RUNTIME_DIR/husk` when rootless.
+/// The state root: `given` (`--root`) when set; otherwise `$XDG_RUNTIME_DIR/husk` when runc
+/// would honour XDG_RUNTIME_DIR (set to an absolute path, and the effective uid is not 0, or
+/// it is 0 in a non-initial user namespace and USER is not `root`: Podman's rootless mode,
+/// not root inside an unprivileged system container), else /run/husk. A relative
+/// XDG_RUNTIME_DIR counts as unset (the XDG Base Directory spec).
 ///
 /// # Errors
-/// [`RootlessError::NoRuntimeDir`] when rootless without `--root` and XDG_RUNTIME_DIR is unset
-/// or empty.
+/// [`RootlessError::NoRuntimeDir`] when the effective uid is not 0, no `--root` is given and
+/// XDG_RUNTIME_DIR is unset, empty or relative.
 pub fn state_root(given: Option<PathBuf>) -> Result<PathBuf, RootlessError> {
     if let Some(root) = given {
         return Ok(root);
     }
-    if !is_rootless() {
-        return Ok(PathBuf::from(DEFAULT_ROOT));
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir).join("husk")),
-        None => Err(RootlessError::NoRuntimeDir {
-            euid: nix::unistd::geteuid().as_raw(),
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute());
+    let euid = nix::unistd::geteuid();
+    let honour = if !euid.is_root() {
+        true
+    } else {
+        in_user_namespace() && std::env::var("USER").map_or(true, |u| u != "root")
+    };
+    match (honour, xdg) {
+        (true, Some(dir)) => Ok(dir.join("husk")),
+        (false, _) | (true, None) if euid.is_root() => Ok(PathBuf::from(DEFAULT_ROOT)),
+        _ => Err(RootlessError::NoRuntimeDir {
+            euid: euid.as_raw(),
             userns: if in_user_namespace() {
                 ", in a user namespace"
             } else {

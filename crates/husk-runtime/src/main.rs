@@ -123,6 +123,7 @@ fn dispatch(cli: &Cli, listen_fds: u32) -> Result<u8, String> {
         Command::Spec(_) => std::path::PathBuf::new(),
         _ => husk_container::rootless::state_root(cli.root.clone()).map_err(|e| e.to_string())?,
     };
+    tracing::debug!(root = %root.display(), "state root");
     match &cli.command {
         Command::Spec(a) => {
             let bundle = a.bundle.clone().unwrap_or_else(|| ".".into());

@@ -319,8 +319,16 @@ impl RunContext {
                 id_mapping: None,
             });
         }
+        // Root of a user namespace (an unprivileged system container) keeps root's data root,
+        // as its state root stays /run/husk unless it is Podman-style rootless (`state_root`).
         let data_root = match &global.data_root {
             Some(d) => d.clone(),
+            None if nix::unistd::geteuid().is_root()
+                && husk_container::rootless::state_root(None)
+                    .is_ok_and(|r| r == Path::new(husk_container::rootless::DEFAULT_ROOT)) =>
+            {
+                PathBuf::from(crate::cli::DEFAULT_DATA_ROOT)
+            }
             None => rootless::data_root(|k| std::env::var(k).ok())?,
         };
         let state_root = husk_container::rootless::state_root(global.root.clone())
