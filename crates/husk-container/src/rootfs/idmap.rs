@@ -289,7 +289,8 @@ const ROOTLESS_HINT: &str = " (husk-runtime runs rootless: only a filesystem mou
 /// an fd of the namespace, and the child is killed and reaped.
 pub(crate) fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, IdmapError> {
     let e = |step| move |source: std::io::Error| IdmapError::Userns { step, source };
-    let (ready_r, ready_w) = nix::unistd::pipe().map_err(|x| e("pipe")(x.into()))?;
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|x| e("pipe")(x.into()))?;
     let parent = nix::unistd::getpid();
     let pid = match husk_sys::fork().map_err(e("fork"))? {
         husk_sys::Forked::Child => {
@@ -301,8 +302,18 @@ pub(crate) fn userns_with(uid_map: &str, gid_map: &str) -> Result<OwnedFd, Idmap
                 std::process::exit(1);
             }
             // Forked from the init, which is non-dumpable: its /proc files would belong to the
-            // host's root, and the init could not open this child's uid_map for writing. The
-            // child holds nothing and runs nothing; no container process exists yet.
+            // host's root, and the init could not open this child's uid_map for writing. So it
+            // is made dumpable, after it let go of every fd but the pipe and stdio: a process of
+            // the container root's host uid could otherwise reach the init's fds (its channel
+            // to the runtime, detached mounts) through this child's /proc/PID/fd.
+            let keep = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
+            for fd in 3..keep {
+                let _ = nix::unistd::close(fd);
+            }
+            let after = u32::try_from(keep).map_or(u32::MAX, |k| k.saturating_add(1));
+            if husk_sys::close_from(after).is_err() {
+                std::process::exit(1);
+            }
             let _ = nix::sys::prctl::set_dumpable(true);
             // 0, or the errno of unshare, for the parent's message.
             let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
