@@ -487,7 +487,14 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     // inherits from the runtime (as runc's does).
     let cgroup_mounts = match &cgroup {
         Some(c) => c.mounts(),
-        None => husk_cgroups::Cgroup::current(&layout)?.mounts(),
+        // Where even that cannot be placed (the runtime's own cgroup outside the mounted part
+        // of a hierarchy, as in a cgroup namespace), an empty /sys/fs/cgroup.
+        None => husk_cgroups::Cgroup::current(&layout)
+            .map(|c| c.mounts())
+            .unwrap_or_else(|e| {
+                debug!("no cgroup to show at /sys/fs/cgroup: {e}");
+                Vec::new()
+            }),
     };
 
     let listener = UnixListener::bind(dir.start_socket())

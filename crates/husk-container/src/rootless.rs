@@ -37,8 +37,9 @@ pub enum RootlessError {
     /// newuidmap or newgidmap is not installed.
     #[error(
         "the mapping {mappings} needs {helper} (it maps ids other than your own, which only the \
-         setuid helper may do for an unprivileged user): install it (Debian package uidmap), or \
-         map only your own id (`husk-runtime spec --rootless` does)"
+         setuid helper may do for an unprivileged user), and it is not found in PATH: install \
+         it (Debian package uidmap) or add its directory to PATH, or map only your own id \
+         (`husk-runtime spec --rootless` does)"
     )]
     NoHelper {
         /// newuidmap or newgidmap.
