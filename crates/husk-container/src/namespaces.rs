@@ -115,6 +115,24 @@ impl Plan {
     }
 }
 
+/// The lines of a uid_map or gid_map text as `(inside, outside, count)`, in order; a line that
+/// is not three numbers is left out (`man 7 user_namespaces`).
+pub(crate) fn map_lines(text: &str) -> Vec<(u64, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            match f.as_slice() {
+                [a, b, c] => Some((*a, *b, *c)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn map_text(m: &[LinuxIdMapping]) -> String {
     m.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))

@@ -81,12 +81,7 @@ pub enum RootlessError {
 /// Whether `uid_map` (the text of /proc/self/uid_map) is the initial user namespace's: the one
 /// line `0 0 4294967295` (`man 7 user_namespaces`).
 pub fn is_initial_uid_map(uid_map: &str) -> bool {
-    let lines: Vec<Vec<&str>> = uid_map
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .filter(|f: &Vec<&str>| !f.is_empty())
-        .collect();
-    lines.len() == 1 && lines[0] == ["0", "0", "4294967295"]
+    crate::namespaces::map_lines(uid_map) == [(0, 0, 4_294_967_295)]
 }
 
 /// Whether the calling process is in a user namespace other than the initial one. An unreadable
@@ -179,15 +174,7 @@ fn may_write_any_map() -> bool {
 /// write itself: a single line mapping only `own` (`man 7 user_namespaces`, "Defining user and
 /// group ID mappings").
 fn maps_only(map: &str, own: u32) -> bool {
-    let lines: Vec<Vec<&str>> = map
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .filter(|f: &Vec<&str>| !f.is_empty())
-        .collect();
-    match lines.as_slice() {
-        [l] => l.len() == 3 && l[1] == own.to_string() && l[2] == "1",
-        _ => false,
-    }
+    matches!(crate::namespaces::map_lines(map).as_slice(), [(_, o, 1)] if *o == u64::from(own))
 }
 
 /// Writes the uid and gid maps of the user namespace of process `pid` (a child that has just

@@ -243,20 +243,9 @@ fn in_container_maps(
 /// in the ids of the namespace whose map is `container` (same format), split where the
 /// container's lines split it. Err: the first host id `container` does not map.
 fn to_container_ids(map: &str, container: &str) -> Result<String, u64> {
-    let lines = |t: &str| -> Vec<(u64, u64, u64)> {
-        t.lines()
-            .filter_map(|l| {
-                let f: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                (f.len() == 3).then(|| (f[0], f[1], f[2]))
-            })
-            .collect()
-    };
-    let ctr = lines(container);
+    let ctr = crate::namespaces::map_lines(container);
     let mut out = String::new();
-    for (inside, outside, count) in lines(map) {
+    for (inside, outside, count) in crate::namespaces::map_lines(map) {
         let mut done = 0;
         while done < count {
             let host = outside + done;
