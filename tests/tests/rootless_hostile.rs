@@ -24,51 +24,11 @@ use husk_tests::runtime::exec;
 use husk_tests::{host, host_lacks, Bundle, Outcome, Runtime};
 use serde_json::json;
 
-/// Every capability this kernel knows (`man 7 capabilities`): the container's root has them
+/// Every capability the caps crate knows (`man 7 capabilities`): the container's root has them
 /// all, in its own user namespace.
-const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+fn all_caps() -> Vec<String> {
+    caps::all().iter().map(ToString::to_string).collect()
+}
 
 /// A shell function `w FILE TEXT` (perl, of the Debian minbase rootfs): writes TEXT to FILE
 /// with one write(2) and prints `written`, or the failing step and its errno's message.
@@ -81,7 +41,7 @@ const W: &str = "w() { perl -e 'open(my $f, \">\", $ARGV[0]) or die \"open: $!\\
 /// way).
 fn hostile(script: &str) -> Bundle {
     let mut b = Bundle::rootless_minbase(&["sh", "-c", &format!("{W}{script}")]);
-    b.caps(ALL_CAPS);
+    b.caps(&all_caps().iter().map(String::as_str).collect::<Vec<_>>());
     b.remove("/linux/seccomp");
     b
 }
@@ -326,7 +286,7 @@ fn a_read_only_host_mount_stays_read_only_for_the_containers_root() {
                   mount -o remount,bind,rw /mnt/vol 2>&1; echo rc=$?; \
                   touch /mnt/vol/planted 2>&1; echo rc=$?";
     let mut b = Bundle::rootless_with_rootfs(&rootfs, &["sh", "-c", script]);
-    b.caps(ALL_CAPS);
+    b.caps(&all_caps().iter().map(String::as_str).collect::<Vec<_>>());
     b.remove("/linux/seccomp");
     b.mount("/mnt/vol", "bind", vol.to_str().unwrap(), &["bind", "rw"]);
     let refused = "mount: permission denied (are you root?)";
@@ -352,7 +312,7 @@ fn a_read_only_host_mount_stays_read_only_for_the_containers_root() {
             "touch /planted 2>&1; mount -o remount,bind,rw / && touch /planted && echo planted",
         ],
     );
-    b.caps(ALL_CAPS);
+    b.caps(&all_caps().iter().map(String::as_str).collect::<Vec<_>>());
     b.remove("/linux/seccomp");
     assert_eq!(
         ran(rt.run(&b)),
