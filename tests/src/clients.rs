@@ -870,6 +870,39 @@ pub fn record(t: &mut Transcript, label: &str, out: Outcome) -> Outcome {
     out
 }
 
+/// Panics with the runtime's command lines (`calls`) unless `cond`.
+pub fn check(cond: bool, what: &str, out: &Outcome, calls: &str) {
+    assert!(cond, "{what}: {out:#?}\nruntime calls:\n{calls}");
+}
+
+/// The exec statuses Podman derives from the runtime's error (its --log), as Docker does: a
+/// missing program is 127, a file that is not executable 126. In running container `c1` of
+/// `p`, recorded in `t`.
+pub fn podman_exec_failure_statuses(p: &Podman, t: &mut Transcript) {
+    let out = record(
+        t,
+        "exec a missing program",
+        p.cmd(&["exec", "c1", "no-such-program"]),
+    );
+    check(
+        out.code() == Some(127) && out.stderr.contains("no-such-program"),
+        "exec of a missing program: 127",
+        &out,
+        &p.calls(),
+    );
+    let out = record(
+        t,
+        "exec a file that is not executable",
+        p.cmd(&["exec", "c1", "/etc/passwd"]),
+    );
+    check(
+        out.code() == Some(126),
+        "exec of a non-executable file: 126",
+        &out,
+        &p.calls(),
+    );
+}
+
 /// Runs `scenario` once per runtime of [`runtimes`] and asserts that every runtime gave the
 /// reference's transcript.
 pub fn same_for_both(scenario: impl Fn(&str, &Path) -> Transcript) {

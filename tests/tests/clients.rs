@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use husk_tests::cgroups;
 use husk_tests::clients::{
-    missing_program, record, same_for_both, wait_for, Containerd, Podman, Transcript, IMAGE, RUNC,
+    check, missing_program, podman_exec_failure_statuses, record, same_for_both, wait_for,
+    Containerd, Podman, Transcript, IMAGE, RUNC,
 };
 use husk_tests::host_lacks;
 
@@ -51,11 +52,6 @@ fn v1_memory() -> bool {
     cgroups::hierarchies()
         .iter()
         .any(|h| h.controllers.iter().any(|c| c == "memory"))
-}
-
-/// Panics with the runtime's command lines unless `cond`.
-fn check(cond: bool, what: &str, out: &husk_tests::Outcome, calls: &str) {
-    assert!(cond, "{what}: {out:#?}\nruntime calls:\n{calls}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,30 +237,7 @@ fn podman_exec() {
             p.cmd(&["exec", "--user", "1000:1000", "c1", "id", "-u"]),
         );
         check(out.stdout.trim() == "1000", "exec --user", &out, &p.calls());
-        // Podman reads the runtime's error (its --log) to tell "not found" (127) from "not
-        // executable" (126), as Docker does.
-        let out = record(
-            &mut t,
-            "exec a missing program",
-            p.cmd(&["exec", "c1", "no-such-program"]),
-        );
-        check(
-            out.code() == Some(127) && out.stderr.contains("no-such-program"),
-            "exec of a missing program: 127",
-            &out,
-            &p.calls(),
-        );
-        let out = record(
-            &mut t,
-            "exec a file that is not executable",
-            p.cmd(&["exec", "c1", "/etc/passwd"]),
-        );
-        check(
-            out.code() == Some(126),
-            "exec of a non-executable file: 126",
-            &out,
-            &p.calls(),
-        );
+        podman_exec_failure_statuses(&p, &mut t);
         record(&mut t, "rm -f", p.cmd(&["rm", "-f", "-t", "0", "c1"])).ok();
         p.assert_clean();
         t

@@ -11,7 +11,8 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (project rules)
 
 use husk_tests::clients::{
-    missing_program, record, same_for_both_rootless, Podman, Transcript, RUNC,
+    check, missing_program, podman_exec_failure_statuses, record, same_for_both_rootless, Podman,
+    Transcript, RUNC,
 };
 use husk_tests::host_lacks;
 use husk_tests::rootless::{self, host_uids};
@@ -26,11 +27,6 @@ fn no_podman() -> bool {
             missing.clone().unwrap_or_default()
         ),
     )
-}
-
-/// Panics with the runtime's command lines unless `cond`.
-fn check(cond: bool, what: &str, out: &husk_tests::Outcome, calls: &str) {
-    assert!(cond, "{what}: {out:#?}\nruntime calls:\n{calls}");
 }
 
 /// `run <head> --network none IMAGE <command>` as arguments of [`Podman::cmd`].
@@ -290,28 +286,7 @@ fn rootless_podman_exec() {
             &out,
             &p.calls(),
         );
-        let out = record(
-            &mut t,
-            "exec a missing program",
-            p.cmd(&["exec", "c1", "no-such-program"]),
-        );
-        check(
-            out.code() == Some(127) && out.stderr.contains("no-such-program"),
-            "exec of a missing program: 127",
-            &out,
-            &p.calls(),
-        );
-        let out = record(
-            &mut t,
-            "exec a file that is not executable",
-            p.cmd(&["exec", "c1", "/etc/passwd"]),
-        );
-        check(
-            out.code() == Some(126),
-            "not executable: 126",
-            &out,
-            &p.calls(),
-        );
+        podman_exec_failure_statuses(&p, &mut t);
         record(&mut t, "rm -f", p.cmd(&["rm", "-f", "-t", "0", "c1"])).ok();
         p.assert_clean();
         t
