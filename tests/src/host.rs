@@ -65,3 +65,15 @@ pub fn processes_mentioning(needles: &[&str]) -> Vec<i32> {
     }
     found
 }
+
+/// The /proc/PID/ns/NAME links of `pid`, one per name (an unreadable one as `NAME: error`).
+pub fn ns_links(pid: i32, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            fs::read_link(format!("/proc/{pid}/ns/{n}"))
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_else(|e| format!("{n}: {e}"))
+        })
+        .collect()
+}

@@ -569,6 +569,12 @@ impl Runtime {
     }
 }
 
+/// Kills and reaps a detached exec'd process (reparented to the test process, a subreaper).
+pub fn kill_reap(pid: i32) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
 /// Waits up to 5 s for `pid` (a container init reparented to the test process) to exit, and
 /// reaps it. A pid that is not our child (ECHILD) is done with.
 pub fn reap(pid: i32) {
@@ -580,6 +586,48 @@ pub fn reap(pid: i32) {
             }
             _ => return,
         }
+    }
+}
+
+impl Runtime {
+    /// `create` + `start` of `b`; the init's host pid.
+    pub fn running(&self, b: &Bundle) -> i32 {
+        self.create_start(b);
+        self.state(&b.id)["pid"].as_i64().unwrap() as i32
+    }
+
+    /// `exec <flags> <id> <cmd...>` in the foreground, output captured.
+    pub fn exec_in(&self, id: &str, flags: &[&str], cmd: &[&str]) -> Outcome {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.push(id);
+        args.extend_from_slice(cmd);
+        self.cmd(&args)
+    }
+
+    /// `exec -d --pid-file F <flags> <id> <cmd...>` with stdio on /dev/null; the process's
+    /// host pid, from the pid file (written whole: no partial number).
+    pub fn exec_detached(&self, id: &str, flags: &[&str], cmd: &[&str]) -> i32 {
+        let pid_file = self
+            .scratch()
+            .join(format!("exec-{}.pid", crate::bundle::unique_id()));
+        let pf = pid_file.to_str().unwrap().to_string();
+        let mut args = vec!["exec", "-d", "--pid-file", &pf];
+        args.extend_from_slice(flags);
+        args.push(id);
+        args.extend_from_slice(cmd);
+        let mut c = self.command(&args, id);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let o = exec(c, true);
+        assert!(o.status.success(), "exec -d failed: {o:#?}");
+        let text = fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            !text.ends_with('\n') || text.trim().parse::<i32>().is_ok(),
+            "{text:?}"
+        );
+        text.trim().parse().unwrap()
     }
 }
 

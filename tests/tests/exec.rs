@@ -15,63 +15,6 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use serde_json::json;
 
-/// A running busybox container (`sleep 1000`).
-fn running(rt: &Runtime, b: &Bundle) -> i32 {
-    rt.create_start(b);
-    rt.state(&b.id)["pid"].as_i64().unwrap() as i32
-}
-
-/// `exec <flags> <id> <cmd...>` in the foreground, output captured.
-fn exec_in(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> Outcome {
-    let mut args = vec!["exec"];
-    args.extend_from_slice(flags);
-    args.push(id);
-    args.extend_from_slice(cmd);
-    rt.cmd(&args)
-}
-
-/// `exec -d --pid-file F <flags> <id> <cmd...>` with stdio on /dev/null; the process's pid.
-fn exec_detached(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> i32 {
-    let pid_file = rt
-        .scratch()
-        .join(format!("exec-{}.pid", husk_tests::bundle::unique_id()));
-    let pf = pid_file.to_str().unwrap().to_string();
-    let mut args = vec!["exec", "-d", "--pid-file", &pf];
-    args.extend_from_slice(flags);
-    args.push(id);
-    args.extend_from_slice(cmd);
-    let mut c = rt.command(&args, id);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let o = exec(c, true);
-    assert!(o.status.success(), "exec -d failed: {o:#?}");
-    let text = fs::read_to_string(&pid_file).unwrap();
-    assert!(
-        !text.ends_with('\n') || text.trim().parse::<i32>().is_ok(),
-        "{text:?}"
-    );
-    text.trim().parse().unwrap()
-}
-
-fn ns_links(pid: i32, names: &[&str]) -> Vec<String> {
-    names
-        .iter()
-        .map(|n| {
-            fs::read_link(format!("/proc/{pid}/ns/{n}"))
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_else(|e| format!("{n}: {e}"))
-        })
-        .collect()
-}
-
-/// Kill and reap a detached exec'd process (it was reparented to the test process, a
-/// subreaper).
-fn reap(pid: i32) {
-    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-    let _ = waitpid(Pid::from_raw(pid), None);
-}
-
 #[test]
 fn exec_joins_every_namespace_and_the_cgroup_of_the_container() {
     let rt = Runtime::new();
@@ -95,13 +38,13 @@ fn exec_joins_every_namespace_and_the_cgroup_of_the_container() {
         json!([{"containerID": 0, "hostID": 0, "size": 65536}]),
     );
     b.set("/hostname", json!("exec-ns"));
-    let init = running(&rt, &b);
-    let pid = exec_detached(&rt, &b.id, &[], &["sleep", "1000"]);
+    let init = rt.running(&b);
+    let pid = rt.exec_detached(&b.id, &[], &["sleep", "1000"]);
     let mut names = vec!["mnt", "pid", "net", "ipc", "uts", "cgroup", "user"];
     if husk {
         names.push("time");
     }
-    assert_eq!(ns_links(pid, &names), ns_links(init, &names));
+    assert_eq!(host::ns_links(pid, &names), host::ns_links(init, &names));
     for n in &names {
         assert_ne!(
             fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap(),
@@ -117,18 +60,18 @@ fn exec_joins_every_namespace_and_the_cgroup_of_the_container() {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
     assert_eq!(nspid.split_whitespace().count(), 3, "{nspid}");
-    reap(pid);
-    let o = exec_in(
-        &rt,
-        &b.id,
-        &[],
-        &[
-            "sh",
-            "-c",
-            "hostname; cat /proc/self/stat; cat /proc/uptime",
-        ],
-    )
-    .ok();
+    husk_tests::runtime::kill_reap(pid);
+    let o = rt
+        .exec_in(
+            &b.id,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "hostname; cat /proc/self/stat; cat /proc/uptime",
+            ],
+        )
+        .ok();
     let lines: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(lines[0], "exec-ns");
     let inner_pid: i32 = lines[1].split(' ').next().unwrap().parse().unwrap();
@@ -147,30 +90,25 @@ fn exec_joins_every_namespace_and_the_cgroup_of_the_container() {
 fn the_exit_status_is_the_process_s_own_and_255_when_exec_fails() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
-    let ok = exec_in(
-        &rt,
-        &b.id,
-        &[],
-        &["sh", "-c", "echo out; echo err >&2; exit 7"],
-    );
+    rt.running(&b);
+    let ok = rt.exec_in(&b.id, &[], &["sh", "-c", "echo out; echo err >&2; exit 7"]);
     assert_eq!(ok.code(), Some(7), "{ok:#?}");
     assert_eq!(ok.stdout, "out\n");
     assert!(ok.stderr.contains("err"), "{ok:#?}");
-    let killed = exec_in(&rt, &b.id, &[], &["sh", "-c", "kill -9 $$"]);
+    let killed = rt.exec_in(&b.id, &[], &["sh", "-c", "kill -9 $$"]);
     assert_eq!(killed.code(), Some(137), "{killed:#?}");
-    let missing = exec_in(&rt, &b.id, &[], &["no-such-program"]);
+    let missing = rt.exec_in(&b.id, &[], &["no-such-program"]);
     assert_eq!(missing.code(), Some(255), "{missing:#?}");
     missing.stderr_mentions(&["no-such-program", "executable file not found"]);
-    let not_exec = exec_in(&rt, &b.id, &[], &["/etc/passwd"]);
+    let not_exec = rt.exec_in(&b.id, &[], &["/etc/passwd"]);
     assert_eq!(not_exec.code(), Some(255), "{not_exec:#?}");
     not_exec.stderr_mentions(&["permission denied"]);
     rt.kill(&b.id, "KILL").ok();
     rt.wait_status(&b.id, "stopped");
-    let stopped = exec_in(&rt, &b.id, &[], &["true"]);
+    let stopped = rt.exec_in(&b.id, &[], &["true"]);
     assert_eq!(stopped.code(), Some(255), "{stopped:#?}");
     stopped.stderr_mentions(&["stopped"]);
-    let unknown = exec_in(&rt, "no-such-container", &[], &["true"]);
+    let unknown = rt.exec_in("no-such-container", &[], &["true"]);
     assert_eq!(unknown.code(), Some(255), "{unknown:#?}");
 }
 
@@ -179,29 +117,29 @@ fn the_flags_change_the_container_s_process() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sleep", "1000"]);
     b.set("/process/noNewPrivileges", json!(false));
-    running(&rt, &b);
+    rt.running(&b);
     let show = "id -u; id -g; id -G; pwd; echo A=$A; env | grep -c ^TERM=; echo TERM=$TERM; \
                 ulimit -n; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status";
-    let o = exec_in(
-        &rt,
-        &b.id,
-        &[
-            "-u",
-            "1000:1001",
-            "-g",
-            "5",
-            "-g",
-            "7",
-            "--cwd",
-            "/tmp",
-            "-e",
-            "A=1",
-            "-e",
-            "TERM=dumb",
-        ],
-        &["sh", "-c", show],
-    )
-    .ok();
+    let o = rt
+        .exec_in(
+            &b.id,
+            &[
+                "-u",
+                "1000:1001",
+                "-g",
+                "5",
+                "-g",
+                "7",
+                "--cwd",
+                "/tmp",
+                "-e",
+                "A=1",
+                "-e",
+                "TERM=dumb",
+            ],
+            &["sh", "-c", show],
+        )
+        .ok();
     assert_eq!(
         o.stdout.lines().collect::<Vec<_>>(),
         [
@@ -218,19 +156,19 @@ fn the_flags_change_the_container_s_process() {
         ]
     );
     // As root, with a capability added and no_new_privs asked for.
-    let o = exec_in(
-        &rt,
-        &b.id,
-        &["--cap", "CAP_SYS_ADMIN", "--no-new-privs"],
-        &[
-            "sh",
-            "-c",
-            "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
-        ],
-    )
-    .ok();
+    let o = rt
+        .exec_in(
+            &b.id,
+            &["--cap", "CAP_SYS_ADMIN", "--no-new-privs"],
+            &[
+                "sh",
+                "-c",
+                "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
+            ],
+        )
+        .ok();
     assert_eq!(o.stdout, "CapEff:\t0000000020200420\nNoNewPrivs:\t1\n");
-    let o = exec_in(&rt, &b.id, &["-u", "root"], &["true"]);
+    let o = rt.exec_in(&b.id, &["-u", "root"], &["true"]);
     assert_ne!(o.code(), Some(0), "{o:#?}");
 }
 
@@ -238,7 +176,7 @@ fn the_flags_change_the_container_s_process() {
 fn a_process_file_is_the_whole_process_but_for_what_it_leaves_out() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let f = rt.scratch().join("process.json");
     fs::write(
         &f,
@@ -252,7 +190,9 @@ fn a_process_file_is_the_whole_process_but_for_what_it_leaves_out() {
         .to_string(),
     )
     .unwrap();
-    let o = exec_in(&rt, &b.id, &["--process", f.to_str().unwrap()], &[]).ok();
+    let o = rt
+        .exec_in(&b.id, &["--process", f.to_str().unwrap()], &[])
+        .ok();
     let lines: Vec<&str> = o.stdout.lines().collect();
     // The file's env only (never merged with the container's), then what it left out: the
     // container's rlimits and capabilities (uid 2 keeps none of them effective).
@@ -269,8 +209,8 @@ fn a_process_file_is_the_whole_process_but_for_what_it_leaves_out() {
 fn detached_exec_writes_its_pid_file_and_leaves_the_process_running() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
-    let pid = exec_detached(&rt, &b.id, &[], &["sleep", "999"]);
+    rt.running(&b);
+    let pid = rt.exec_detached(&b.id, &[], &["sleep", "999"]);
     assert!(host::alive(pid), "the exec'd process is gone");
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(cmdline, b"sleep\x00999\x00");
@@ -287,11 +227,11 @@ fn detached_exec_writes_its_pid_file_and_leaves_the_process_running() {
         .unwrap();
     assert_eq!(ppid, std::process::id());
     // Its own process in the container, seen by `ps`.
-    let o = exec_in(&rt, &b.id, &[], &["ps", "-o", "args"]).ok();
+    let o = rt.exec_in(&b.id, &[], &["ps", "-o", "args"]).ok();
     assert!(o.stdout.contains("sleep 999"), "{o:#?}");
-    reap(pid);
+    husk_tests::runtime::kill_reap(pid);
     // --tty with --detach needs a console socket.
-    let o = exec_in(&rt, &b.id, &["-d", "-t"], &["true"]);
+    let o = rt.exec_in(&b.id, &["-d", "-t"], &["true"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
     o.stderr_mentions(&["console socket"]);
 }
@@ -317,7 +257,7 @@ fn preserved_and_socket_activation_fds_reach_the_program() {
     fs::write(&data, "through fd 3\n").unwrap();
     // exec --preserve-fds 1.
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let o = with_fd3(
         &rt,
         "",
@@ -386,7 +326,7 @@ fn preserved_and_socket_activation_fds_reach_the_program() {
 fn a_terminal_is_made_in_the_container_and_sent_to_the_console_socket() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let sock = ConsoleSocket::listen(rt.scratch());
     let f = rt.scratch().join("process.json");
     fs::write(
@@ -402,8 +342,7 @@ fn a_terminal_is_made_in_the_container_and_sent_to_the_console_socket() {
         .to_string(),
     )
     .unwrap();
-    let pid = exec_detached(
-        &rt,
+    let pid = rt.exec_detached(
         &b.id,
         &[
             "--process",
@@ -431,7 +370,7 @@ fn a_terminal_is_made_in_the_container_and_sent_to_the_console_socket() {
 fn exec_t_in_the_foreground_proxies_the_terminal() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut cmd = rt.command(
         &["exec", "-t", &b.id, "sh", "-c", "tty; echo in-tty; exit 4"],
@@ -457,16 +396,16 @@ fn exec_t_in_the_foreground_proxies_the_terminal() {
 fn exec_into_a_paused_container_needs_ignore_paused() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     rt.cmd(&["pause", &b.id]).ok();
     if reference_lacks("runc 1.1.5 hangs in `exec --ignore-paused` until resume") {
         rt.cmd(&["resume", &b.id]).ok();
         return;
     }
-    let o = exec_in(&rt, &b.id, &[], &["true"]);
+    let o = rt.exec_in(&b.id, &[], &["true"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
     o.stderr_mentions(&["paused"]);
-    let pid = exec_detached(&rt, &b.id, &["--ignore-paused"], &["sleep", "998"]);
+    let pid = rt.exec_detached(&b.id, &["--ignore-paused"], &["sleep", "998"]);
     // Frozen with the rest of the container until resume.
     let state = |pid: i32| {
         fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -498,7 +437,7 @@ fn exec_into_a_paused_container_needs_ignore_paused() {
     }
     assert!(started, "the process never ran after resume");
     assert_ne!(state(pid), 'Z');
-    reap(pid);
+    husk_tests::runtime::kill_reap(pid);
 }
 
 #[test]
@@ -512,11 +451,13 @@ fn exec_gets_the_container_s_seccomp_filter() {
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
         }),
     );
-    running(&rt, &b);
-    let o = exec_in(&rt, &b.id, &[], &["mkdir", "/tmp/x"]);
+    rt.running(&b);
+    let o = rt.exec_in(&b.id, &[], &["mkdir", "/tmp/x"]);
     assert_eq!(o.code(), Some(1), "{o:#?}");
     o.stderr_mentions(&["not permitted"]);
-    let o = exec_in(&rt, &b.id, &[], &["grep", "Seccomp:", "/proc/self/status"]).ok();
+    let o = rt
+        .exec_in(&b.id, &[], &["grep", "Seccomp:", "/proc/self/status"])
+        .ok();
     assert_eq!(o.stdout, "Seccomp:\t2\n");
 }
 
@@ -524,7 +465,7 @@ fn exec_gets_the_container_s_seccomp_filter() {
 fn exec_with_cgroup_joins_a_sub_cgroup_of_the_container() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let dirs = cgroups::container_dirs(&b.id);
     for d in &dirs {
         fs::create_dir(d.join("sub")).unwrap();
@@ -537,7 +478,7 @@ fn exec_with_cgroup_joins_a_sub_cgroup_of_the_container() {
             }
         }
     }
-    let pid = exec_detached(&rt, &b.id, &["--cgroup", "sub"], &["sleep", "997"]);
+    let pid = rt.exec_detached(&b.id, &["--cgroup", "sub"], &["sleep", "997"]);
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let own = cgroups::cgroups_path(&b.id);
     let in_sub = cg
@@ -545,7 +486,7 @@ fn exec_with_cgroup_joins_a_sub_cgroup_of_the_container() {
         .filter(|l| l.ends_with(&format!("{own}/sub")))
         .count();
     assert_eq!(in_sub, dirs.len(), "{cg}");
-    reap(pid);
+    husk_tests::runtime::kill_reap(pid);
     for d in &dirs {
         // Emptied by the reap; the runtime removes only what it made.
         for _ in 0..100 {
@@ -555,7 +496,7 @@ fn exec_with_cgroup_joins_a_sub_cgroup_of_the_container() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let o = exec_in(&rt, &b.id, &["--cgroup", "missing"], &["true"]);
+    let o = rt.exec_in(&b.id, &["--cgroup", "missing"], &["true"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
 }
 
@@ -563,7 +504,7 @@ fn exec_with_cgroup_joins_a_sub_cgroup_of_the_container() {
 fn a_hundred_parallel_execs_leave_nothing_behind() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    let init = running(&rt, &b);
+    let init = rt.running(&b);
     let mounts_before = fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
@@ -598,7 +539,7 @@ fn a_hundred_parallel_execs_leave_nothing_behind() {
         let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap();
         assert_eq!(procs.trim(), init.to_string(), "{}", d.display());
     }
-    let o = exec_in(&rt, &b.id, &[], &["ps", "-o", "pid"]).ok();
+    let o = rt.exec_in(&b.id, &[], &["ps", "-o", "pid"]).ok();
     assert_eq!(o.stdout.lines().count(), 3, "{}", o.stdout);
     assert_eq!(
         fs::read_to_string("/proc/self/mountinfo")
@@ -705,7 +646,7 @@ fn exec_cpu_affinity_is_applied_to_the_exec_d_process() {
         return;
     }
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let f = rt.scratch().join("process.json");
     fs::write(
         &f,
@@ -718,7 +659,9 @@ fn exec_cpu_affinity_is_applied_to_the_exec_d_process() {
         .to_string(),
     )
     .unwrap();
-    let o = exec_in(&rt, &b.id, &["--process", f.to_str().unwrap()], &[]).ok();
+    let o = rt
+        .exec_in(&b.id, &["--process", f.to_str().unwrap()], &[])
+        .ok();
     assert_eq!(o.stdout, "Cpus_allowed_list:\t1\n");
     // Without it, every CPU of the container's cpuset, whatever the runtime's own affinity.
     let script = format!(
@@ -753,8 +696,10 @@ fn an_image_s_passwd_fifo_does_not_hang_exec() {
         &["sleep", "1000"],
     );
     b.set("/process/env", json!(["PATH=/bin"]));
-    running(&rt, &b);
-    let o = exec_in(&rt, &b.id, &[], &["sh", "-c", "echo HOME=$HOME"]).ok();
+    rt.running(&b);
+    let o = rt
+        .exec_in(&b.id, &[], &["sh", "-c", "echo HOME=$HOME"])
+        .ok();
     assert_eq!(o.stdout, "HOME=/\n");
 }
 
@@ -794,7 +739,7 @@ fn the_caller_s_terminal_is_never_given_to_the_container_s_user() {
     use std::os::unix::fs::MetadataExt;
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let pty = nix::pty::openpty(None, None).unwrap();
     let name = fs::read_link(format!(
         "/proc/self/fd/{}",
@@ -823,14 +768,14 @@ fn the_caller_s_terminal_is_never_given_to_the_container_s_user() {
 fn everything_after_the_id_is_the_command_and_counts_are_bounded() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     // As runc: `--cwd` after the id is the program's name, not an option.
-    let o = exec_in(&rt, &b.id, &[], &["--cwd", "/tmp", "pwd"]);
+    let o = rt.exec_in(&b.id, &[], &["--cwd", "/tmp", "pwd"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
     o.stderr_mentions(&["--cwd"]);
-    let o = exec_in(&rt, &b.id, &[], &["echo", "-n", "-e", "x"]).ok();
+    let o = rt.exec_in(&b.id, &[], &["echo", "-n", "-e", "x"]).ok();
     assert_eq!(o.stdout, "x");
-    let o = exec_in(&rt, &b.id, &["--preserve-fds", "4294967295"], &["true"]);
+    let o = rt.exec_in(&b.id, &["--preserve-fds", "4294967295"], &["true"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
 }
 
@@ -856,6 +801,6 @@ fn exec_stays_in_the_container_s_root_after_it_detached_its_root_mount() {
     rt.create_with(&b, &b.id.clone(), &["--no-pivot"]).ok();
     rt.start(&b.id).ok();
     std::thread::sleep(Duration::from_millis(300));
-    let o = exec_in(&rt, &b.id, &[], &["cat", "/marker"]).ok();
+    let o = rt.exec_in(&b.id, &[], &["cat", "/marker"]).ok();
     assert_eq!(o.stdout, "the container's root\n");
 }

@@ -106,64 +106,6 @@ fn rows(text: &str) -> Vec<Vec<&str>> {
         .collect()
 }
 
-/// `create` + `start` of `b`; the init's host pid.
-fn running(rt: &Runtime, b: &Bundle) -> i32 {
-    rt.create_start(b);
-    rt.state(&b.id)["pid"].as_i64().unwrap() as i32
-}
-
-/// `exec <flags> <id> <cmd...>` in the foreground, output captured.
-fn exec_in(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> Outcome {
-    let mut args = vec!["exec"];
-    args.extend_from_slice(flags);
-    args.push(id);
-    args.extend_from_slice(cmd);
-    rt.cmd(&args)
-}
-
-/// `exec -d --pid-file F <flags> <id> <cmd...>`, stdio on /dev/null; the process's host pid.
-fn exec_detached(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> i32 {
-    let pid_file = rt
-        .scratch()
-        .join(format!("exec-{}.pid", husk_tests::bundle::unique_id()));
-    let pf = pid_file.to_str().unwrap().to_string();
-    let mut args = vec!["exec", "-d", "--pid-file", &pf];
-    args.extend_from_slice(flags);
-    args.push(id);
-    args.extend_from_slice(cmd);
-    let mut c = rt.command(&args, id);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let o = exec(c, true);
-    assert!(o.status.success(), "exec -d failed: {o:#?}");
-    fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Kills and reaps a detached exec'd process (reparented to the test process, a subreaper).
-fn kill_reap(pid: i32) {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-}
-
-/// /proc/PID/ns/<name> links of `pid`.
-fn ns_links(pid: i32, names: &[&str]) -> Vec<String> {
-    names
-        .iter()
-        .map(|n| {
-            fs::read_link(format!("/proc/{pid}/ns/{n}"))
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_else(|e| format!("{n}: {e}"))
-        })
-        .collect()
-}
-
 /// Polls `f` for up to 5 s until it returns `Some`.
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     for _ in 0..500 {
@@ -223,15 +165,15 @@ fn the_host_sees_the_users_ids_on_the_container_s_processes() {
     let rt = Runtime::rootless();
     let u = user();
     let b = Bundle::rootless_busybox(&["sleep", "1000"]);
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     assert_eq!(host_uids(pid), Some([u.uid; 4]));
     assert_eq!(host_gids(pid), Some([u.gid; 4]));
     // Every namespace is new but the network (spec --rootless has none of its own).
     let names = ["mnt", "pid", "ipc", "uts", "user"];
-    for (n, link) in names.iter().zip(ns_links(pid, &names)) {
+    for (n, link) in names.iter().zip(host::ns_links(pid, &names)) {
         assert_ne!(link, host::ns_link(n), "{n} is the host's");
     }
-    assert_eq!(ns_links(pid, &["net"]), [host::ns_link("net")]);
+    assert_eq!(host::ns_links(pid, &["net"]), [host::ns_link("net")]);
 }
 
 #[test]
@@ -402,7 +344,7 @@ fn kill_9_of_a_created_container_and_delete_force_of_a_running_one() {
     rt.delete(&a.id).ok();
     rt.assert_left_nothing(&a);
     let b = Bundle::rootless_busybox(&["sleep", "1000"]);
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     rt.delete(&b.id).failed();
     rt.cmd(&["delete", "--force", &b.id]).ok();
     husk_tests::runtime::reap(pid);
@@ -619,13 +561,13 @@ fn a_setuid_binary_gives_root_of_the_container_never_of_the_host() {
     // Outside: effective 0 inside is the user; uid 1000 is a subordinate id. Never 0.
     let first = u.subuid.start + 999;
     let b = bundle(&["/opt/sleep", "1000"]);
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     let uids = eventually("the setuid sleep", || {
         host_uids(pid).filter(|v| v[1] == u.uid)
     });
     assert_eq!(uids, [first, u.uid, u.uid, u.uid]);
     let b = bundle(&["/srv/sleep", "1000"]);
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     assert_eq!(host_uids(pid), Some([first; 4]));
 }
 
@@ -890,7 +832,7 @@ fn a_user_of_the_subordinate_range_runs_as_a_subordinate_id_on_the_host() {
     let mut b = Bundle::rootless_busybox(&["sh", "-c", "id; exec sleep 1000"]);
     b.subid_mappings();
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     let uids = eventually("uid 1000", || host_uids(pid).filter(|v| v[0] != u.uid));
     assert_eq!(uids, [u.subuid.start + 999; 4]);
     assert_eq!(host_gids(pid), Some([u.subgid.start + 999; 4]));
@@ -1005,18 +947,18 @@ fn exec_is_root_inside_the_containers_namespaces_and_the_user_outside() {
     let u = user();
     let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
     b.set("/hostname", json!("rl-exec"));
-    let init = running(&rt, &b);
-    let o = exec_in(
-        &rt,
-        &b.id,
-        &[],
-        &[
-            "sh",
-            "-c",
-            "id -u; hostname; cat /proc/self/uid_map; echo $$",
-        ],
-    )
-    .ok();
+    let init = rt.running(&b);
+    let o = rt
+        .exec_in(
+            &b.id,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "id -u; hostname; cat /proc/self/uid_map; echo $$",
+            ],
+        )
+        .ok();
     let uid = u.uid.to_string();
     let r = rows(&o.stdout);
     assert_eq!(
@@ -1025,23 +967,23 @@ fn exec_is_root_inside_the_containers_namespaces_and_the_user_outside() {
         "{o:#?}"
     );
     assert_ne!(r[3], ["1"], "{o:#?}");
-    let pid = exec_detached(&rt, &b.id, &[], &["sleep", "1000"]);
+    let pid = rt.exec_detached(&b.id, &[], &["sleep", "1000"]);
     let names = ["mnt", "pid", "ipc", "uts", "user", "net"];
-    assert_eq!(ns_links(pid, &names), ns_links(init, &names));
+    assert_eq!(host::ns_links(pid, &names), host::ns_links(init, &names));
     assert_eq!(host_uids(pid), Some([u.uid; 4]));
-    kill_reap(pid);
+    husk_tests::runtime::kill_reap(pid);
 }
 
 #[test]
 fn exec_exit_statuses_are_the_process_s_own_and_255_when_exec_fails() {
     let rt = Runtime::rootless();
     let b = Bundle::rootless_busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     assert_eq!(
-        exec_in(&rt, &b.id, &[], &["sh", "-c", "exit 7"]).code(),
+        rt.exec_in(&b.id, &[], &["sh", "-c", "exit 7"]).code(),
         Some(7)
     );
-    let o = exec_in(&rt, &b.id, &[], &["/husk-no-such-program"]);
+    let o = rt.exec_in(&b.id, &[], &["/husk-no-such-program"]);
     assert_eq!(o.code(), Some(255), "{o:#?}");
 }
 
@@ -1051,12 +993,12 @@ fn exec_as_a_subordinate_user() {
     let u = user();
     let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
     b.subid_mappings();
-    running(&rt, &b);
-    let o = exec_in(&rt, &b.id, &["-u", "1000:1000"], &["id", "-u"]).ok();
+    rt.running(&b);
+    let o = rt.exec_in(&b.id, &["-u", "1000:1000"], &["id", "-u"]).ok();
     assert_eq!(o.stdout, "1000\n");
-    let pid = exec_detached(&rt, &b.id, &["-u", "1000:1000"], &["sleep", "1000"]);
+    let pid = rt.exec_detached(&b.id, &["-u", "1000:1000"], &["sleep", "1000"]);
     assert_eq!(host_uids(pid), Some([u.subuid.start + 999; 4]));
-    kill_reap(pid);
+    husk_tests::runtime::kill_reap(pid);
 }
 
 #[test]
@@ -1064,12 +1006,11 @@ fn exec_t_sends_a_pty_of_the_container_to_the_console_socket() {
     let rt = Runtime::rootless();
     let u = user();
     let b = Bundle::rootless_busybox(&["sleep", "1000"]);
-    running(&rt, &b);
+    rt.running(&b);
     let sock = ConsoleSocket::listen(rt.scratch());
     // The user's runtime connects to it.
     chown(sock.path(), Some(u.uid), Some(u.gid)).unwrap();
-    let pid = exec_detached(
-        &rt,
+    let pid = rt.exec_detached(
         &b.id,
         &["-t", "--console-socket", sock.path().to_str().unwrap()],
         &["sh", "-c", "tty; stat -c '%u %a' $(tty); id -u"],
@@ -1100,7 +1041,7 @@ fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
         "/linux/resources",
         json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}}),
     );
-    let pid = running(&rt, &b);
+    let pid = rt.running(&b);
     let ctr = deleg.dir().join("ctr");
     let read = |f: &str| {
         fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
