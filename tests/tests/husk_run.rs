@@ -1236,3 +1236,20 @@ fn privileged_has_every_cap_no_seccomp_no_masks_and_every_device() {
         println!("no v1 devices hierarchy on this host: the device rule is not read back here");
     }
 }
+
+#[test]
+fn a_data_root_overlayfs_cannot_name_is_refused_before_anything_is_made() {
+    if skip_under_runc() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a,b");
+    let mut c = std::process::Command::new(front::binary());
+    c.arg("--data-root")
+        .arg(&data)
+        .args(["run", "host", "true"]);
+    let o = runtime::exec(c, true);
+    assert_eq!(o.code(), Some(125), "{o:#?}");
+    o.stderr_mentions(&["data root", "`,`", "--data-root"]);
+    assert!(!data.exists(), "nothing made under it");
+}

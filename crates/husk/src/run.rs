@@ -127,6 +127,19 @@ pub enum RunError {
     /// Rootless: where husk's data and state go could not be decided.
     #[error(transparent)]
     Rootless(#[from] RootlessError),
+    /// The data root holds a character overlayfs options cannot carry (the layers of every
+    /// container live below it).
+    #[error(
+        "data root {}: the path contains `{ch}`, which overlayfs options cannot carry; choose \
+         another with --data-root (or HUSK_DATA_ROOT, or XDG_DATA_HOME when rootless)",
+        path.display()
+    )]
+    DataRootPath {
+        /// The data root.
+        path: PathBuf,
+        /// The offending character.
+        ch: char,
+    },
     /// Rootless: -u names an id the container's user namespace does not map.
     #[error(
         "-u {user}: uid {uid} gid {gid} is not mapped in this rootless container ({mapping}); \
@@ -306,6 +319,23 @@ impl RunContext {
     /// Errors: [`RunError::Rootless`] when rootless and no data or state directory can be
     /// found (XDG_RUNTIME_DIR unset and no --root).
     pub fn new(global: &GlobalArgs) -> Result<Self, RunError> {
+        let ctx = Self::decide(global)?;
+        // Checked before anything is unpacked into it.
+        if let Some(ch) = ctx
+            .data_root
+            .to_string_lossy()
+            .chars()
+            .find(|c| matches!(c, ',' | ':' | '\\'))
+        {
+            return Err(RunError::DataRootPath {
+                path: ctx.data_root,
+                ch,
+            });
+        }
+        Ok(ctx)
+    }
+
+    fn decide(global: &GlobalArgs) -> Result<Self, RunError> {
         if !husk_container::rootless::is_rootless() {
             return Ok(Self {
                 data_root: global
