@@ -6,7 +6,8 @@
 //! on the host's loopback (a random free port), which the container reaches through the
 //! helper's host-loopback address (slirp4netns: 10.0.2.2; pasta: its gateway address, the
 //! host's default gateway copied), opened with `--allow-host-loopback`; the test asserts the
-//! bytes it received, and that without the flag nothing arrives. Port forwarding: the
+//! bytes it received, and that without the flag nothing arrives; slirp4netns also reaches a
+//! server on the host's own network address without it (outbound as to any host). Port forwarding: the
 //! container serves bytes on its port 80 with busybox nc, the test connects to
 //! 127.0.0.1:HOSTPORT and reads them. Every run passes `--debug`, which logs the helper's pid;
 //! after the run that process must be gone, as must everything else of the container
@@ -308,6 +309,48 @@ fn host_loopback_closed(who: Who, mode: &str) {
     }
 }
 
+/// The host's first global IPv4 address (`ip -4 -o addr show scope global`), if it has one.
+fn host_address() -> Option<std::net::Ipv4Addr> {
+    let o = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Outbound without --allow-host-loopback: slirp4netns connects, as the user, to a server on
+/// the host's own network address (not its loopback), the way it reaches any other host.
+fn outbound_to_an_address(who: Who) {
+    if skip_under_runc() || helper_missing("slirp4netns") {
+        return;
+    }
+    let Some(addr) = host_address() else {
+        husk_tests::host_lacks(true, "a global IPv4 address on the host (outbound test)");
+        return;
+    };
+    let h = husk(who);
+    let listener = TcpListener::bind((addr, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = receive_one(listener);
+    let payload = format!("outbound-address-{who:?}");
+    let script = format!("echo {payload} | busybox nc {addr} {port}");
+    let (o, pids) = run_checked(&h, &["--network", "slirp4netns"], &["sh", "-c", &script]);
+    let o = o.ok();
+    assert_eq!(pids.len(), 1, "one helper, logged: {o:#?}");
+    assert_eq!(
+        String::from_utf8(server.join().unwrap()).unwrap(),
+        format!("{payload}\n"),
+        "the bytes the server on {addr} received: {o:#?}"
+    );
+}
+
 /// A -p port reaches the container's server: the host connects to 127.0.0.1:HOSTPORT and reads
 /// what the container's port 80 sends.
 fn publish(who: Who, mode: &str) {
@@ -537,6 +580,16 @@ fn pasta_outbound_as_root() {
 #[test]
 fn pasta_outbound_rootless() {
     outbound(Who::Rootless, "pasta");
+}
+
+#[test]
+fn slirp4netns_outbound_to_a_network_address_as_root() {
+    outbound_to_an_address(Who::Root);
+}
+
+#[test]
+fn slirp4netns_outbound_to_a_network_address_rootless() {
+    outbound_to_an_address(Who::Rootless);
 }
 
 #[test]
