@@ -7,8 +7,8 @@
 //! helper's host-loopback address (slirp4netns: 10.0.2.2; pasta: its gateway address, the
 //! host's default gateway copied), opened with `--allow-host-loopback`; the test asserts the
 //! bytes it received, and that without the flag nothing arrives; slirp4netns also reaches a
-//! server on the host's own network address without it (outbound as to any host). Port forwarding: the
-//! container serves bytes on its port 80 with busybox nc, the test connects to
+//! server on the host's own network address without it (outbound as to any host). Port
+//! forwarding: the container serves bytes on its port 80 with busybox nc, the test connects to
 //! 127.0.0.1:HOSTPORT and reads them. Every run passes `--debug`, which logs the helper's pid;
 //! after the run that process must be gone, as must everything else of the container
 //! ([`Husk::assert_clean`]).
