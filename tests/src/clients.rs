@@ -875,6 +875,22 @@ pub fn check(cond: bool, what: &str, out: &Outcome, calls: &str) {
     assert!(cond, "{what}: {out:#?}\nruntime calls:\n{calls}");
 }
 
+/// `podman <run_args>` under a pty (`run -it --rm … sh -c 'tty; echo ok'`): the container's
+/// terminal is /dev/pts/0. The scenario's transcript; Podman left nothing behind.
+pub fn podman_tty_scenario(p: &Podman, run_args: &[String]) -> Transcript {
+    let args: Vec<&str> = run_args.iter().map(String::as_str).collect();
+    let mut t = Transcript::new();
+    let out = record(&mut t, "run -it", p.cmd_pty(&args));
+    check(
+        out.code() == Some(0) && out.stdout == "/dev/pts/0\nok\n",
+        "tty under run -it",
+        &out,
+        &p.calls(),
+    );
+    p.assert_clean();
+    t
+}
+
 /// The exec statuses Podman derives from the runtime's error (its --log), as Docker does: a
 /// missing program is 127, a file that is not executable 126. In running container `c1` of
 /// `p`, recorded in `t`.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use husk_tests::cgroups;
 use husk_tests::clients::{
-    check, missing_program, podman_exec_failure_statuses, record, same_for_both, wait_for,
-    Containerd, Podman, Transcript, IMAGE, RUNC,
+    check, missing_program, podman_exec_failure_statuses, podman_tty_scenario, record,
+    same_for_both, wait_for, Containerd, Podman, Transcript, IMAGE, RUNC,
 };
 use husk_tests::host_lacks;
 
@@ -86,18 +86,10 @@ fn podman_run_with_a_terminal() {
     }
     same_for_both(|_, bin| {
         let p = Podman::new(bin);
-        let args = Podman::run_args(&["run", "-it", "--rm"], &["sh", "-c", "tty; echo ok"]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut t = Transcript::new();
-        let out = record(&mut t, "run -it", p.cmd_pty(&args));
-        check(
-            out.code() == Some(0) && out.stdout == "/dev/pts/0\nok\n",
-            "tty under run -it",
-            &out,
-            &p.calls(),
-        );
-        p.assert_clean();
-        t
+        podman_tty_scenario(
+            &p,
+            &Podman::run_args(&["run", "-it", "--rm"], &["sh", "-c", "tty; echo ok"]),
+        )
     });
 }
 

@@ -11,8 +11,8 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (project rules)
 
 use husk_tests::clients::{
-    check, missing_program, podman_exec_failure_statuses, record, same_for_both_rootless, Podman,
-    Transcript, RUNC,
+    check, missing_program, podman_exec_failure_statuses, podman_tty_scenario, record,
+    same_for_both_rootless, Podman, Transcript, RUNC,
 };
 use husk_tests::host_lacks;
 use husk_tests::rootless::{self, host_uids};
@@ -137,17 +137,10 @@ fn rootless_podman_run_with_a_terminal() {
     }
     same_for_both_rootless(|_, bin| {
         let p = Podman::rootless(bin);
-        let args = run_args(&["run", "-it", "--rm"], &["sh", "-c", "tty; echo ok"]);
-        let mut t = Transcript::new();
-        let out = record(&mut t, "run -it", p.cmd_pty(&strs(&args)));
-        check(
-            out.code() == Some(0) && out.stdout == "/dev/pts/0\nok\n",
-            "tty under run -it",
-            &out,
-            &p.calls(),
-        );
-        p.assert_clean();
-        t
+        podman_tty_scenario(
+            &p,
+            &run_args(&["run", "-it", "--rm"], &["sh", "-c", "tty; echo ok"]),
+        )
     });
 }
 
