@@ -554,7 +554,8 @@ impl Runtime {
         self.cmd(&["delete", id])
     }
 
-    /// Force-deletes everything this runtime made and reaps the inits.
+    /// Force-deletes everything this runtime made, and every container still in its root
+    /// (others sharing it made them), and reaps the inits.
     fn cleanup(&self) {
         let made = std::mem::take(&mut *self.made.lock().unwrap_or_else(|e| e.into_inner()));
         for (id, pid) in made {
@@ -563,6 +564,18 @@ impl Runtime {
             }
             if let Some(pid) = pid {
                 reap(pid);
+            }
+        }
+        // Containers others made in this root (the husk front end shares it): a monitor a
+        // failed test killed leaves its container running, which must not outlive the test.
+        for entry in fs::read_dir(self.root.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                let _ = exec(self.command(&["delete", "--force", &id], &id), true);
             }
         }
         reap_orphans();

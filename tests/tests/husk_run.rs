@@ -579,6 +579,45 @@ fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
         .contains(&dir));
 }
 
+#[test]
+fn the_harness_deletes_a_container_whose_monitor_a_test_killed() {
+    if skip_under_runc() {
+        return;
+    }
+    // A test that fails or times out may leave a killed monitor's container running: the
+    // harness's cleanup (Runtime's drop) must not let it outlive the test.
+    let h = Husk::new();
+    let name = Husk::name();
+    let source = rootfs::busybox().to_str().unwrap().to_owned();
+    let mut monitor = runtime::spawn(
+        h.command(&name, &[], &source, &["sleep", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(pid) = h.rt.try_state(&name).and_then(|s| s["pid"].as_i64()) {
+            if pid > 0 && h.rt.status(&name) == "running" {
+                break pid as i32;
+            }
+        }
+        assert!(Instant::now() < deadline, "the container never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    runtime::waited(&monitor);
+    assert!(
+        husk_tests::host::alive(pid),
+        "the container outlives its killed monitor"
+    );
+    drop(h);
+    assert!(
+        !husk_tests::host::alive(pid),
+        "the harness left the container running"
+    );
+}
+
 // --- Resource options (--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus,
 // --pids-limit, --blkio-weight) and --device. Each test reads the container's own cgroup files
 // from inside, through its cgroup namespace's /sys/fs/cgroup mount: the v1 path
