@@ -536,6 +536,32 @@ fn front_binary_reports_its_version() {
     assert!(o.stdout.starts_with("husk "), "{o:#?}");
 }
 
+/// `husk run NAME SOURCE sleep 60`, its monitor killed with SIGKILL once the runtime's state
+/// says running (the record says so from the hand-over to the runtime on, before the
+/// container exists), and reaped (registered, so a parallel test's reap_orphans cannot take
+/// its exit status). The container's init pid, which outlives the monitor.
+fn sleep_under_a_killed_monitor(h: &Husk, name: &str, source: &str) -> i32 {
+    let mut monitor = runtime::spawn(
+        h.command(name, &[], source, &["sleep", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(s) = h.rt.try_state(name) {
+            if s["status"] == "running" {
+                break s["pid"].as_i64().unwrap() as i32;
+            }
+        }
+        assert!(Instant::now() < deadline, "the container never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    runtime::waited(&monitor);
+    pid
+}
+
 #[test]
 fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
     if skip_under_runc() {
@@ -546,25 +572,7 @@ fn a_killed_monitor_is_cleaned_up_by_the_next_run_of_that_name() {
     let h = Husk::new();
     let name = Husk::name();
     let source = rootfs::busybox().to_str().unwrap().to_owned();
-    // Registered, so that a parallel test's reap_orphans cannot take its exit status.
-    let mut monitor = runtime::spawn(
-        h.command(&name, &[], &source, &["sleep", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let record = h
-        .data_root()
-        .join("containers")
-        .join(&name)
-        .join("record.json");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !fs::read_to_string(&record).is_ok_and(|r| r.contains("\"running\"")) {
-        assert!(Instant::now() < deadline, "the container never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    monitor.kill().unwrap();
-    monitor.wait().unwrap();
-    runtime::waited(&monitor);
+    sleep_under_a_killed_monitor(&h, &name, &source);
     let dir = h.data_root().to_string_lossy().into_owned();
     assert!(fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
@@ -589,24 +597,7 @@ fn the_harness_deletes_a_container_whose_monitor_a_test_killed() {
     let h = Husk::new();
     let name = Husk::name();
     let source = rootfs::busybox().to_str().unwrap().to_owned();
-    let mut monitor = runtime::spawn(
-        h.command(&name, &[], &source, &["sleep", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let pid = loop {
-        if let Some(pid) = h.rt.try_state(&name).and_then(|s| s["pid"].as_i64()) {
-            if pid > 0 && h.rt.status(&name) == "running" {
-                break pid as i32;
-            }
-        }
-        assert!(Instant::now() < deadline, "the container never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    monitor.kill().unwrap();
-    monitor.wait().unwrap();
-    runtime::waited(&monitor);
+    let pid = sleep_under_a_killed_monitor(&h, &name, &source);
     assert!(
         husk_tests::host::alive(pid),
         "the container outlives its killed monitor"

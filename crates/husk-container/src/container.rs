@@ -449,7 +449,8 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
     dir.write_state(&st)?;
     // Recorded before it is made: a create killed in between leaves nothing delete --force
     // does not know of.
-    let rootless = crate::rootless::is_rootless();
+    let runtime_in_userns = crate::rootless::in_user_namespace();
+    let rootless = crate::rootless::rootless_given(runtime_in_userns);
     let mut cgroup = husk_cgroups::Cgroup::plan(
         &layout,
         linux
@@ -524,7 +525,7 @@ pub fn create(opts: &CreateOptions, foreground: bool) -> Result<Created, Contain
             cgroup_mounts,
             // Under Podman's rootless mode the runtime itself runs in a user namespace and the
             // config asks for none: mknod is refused there too (runc checks both).
-            in_userns: plan.in_userns() || crate::rootless::in_user_namespace(),
+            in_userns: plan.in_userns() || runtime_in_userns,
             new_netns: plan.is_new(LinuxNamespaceType::Network),
             no_pivot: opts.no_pivot,
             mount_label: kernel.mount_label.clone(),

@@ -92,7 +92,13 @@ pub fn in_user_namespace() -> bool {
 
 /// Whether the runtime is rootless: euid not 0, or in a non-initial user namespace.
 pub fn is_rootless() -> bool {
-    !nix::unistd::geteuid().is_root() || in_user_namespace()
+    rootless_given(in_user_namespace())
+}
+
+/// [`is_rootless`] when [`in_user_namespace`] is already known (one read of
+/// /proc/self/uid_map per create).
+pub fn rootless_given(in_user_namespace: bool) -> bool {
+    !nix::unistd::geteuid().is_root() || in_user_namespace
 }
 
 /// The state root: `given` (`--root`) when set; otherwise `$XDG_RUNTIME_DIR/husk` when runc
