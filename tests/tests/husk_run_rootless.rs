@@ -58,6 +58,14 @@ fn mapping_key(u: &TestUser) -> String {
 /// device node `dev/null-node`, then `extra`'s changes, tarred with GNU tar; returns (temp
 /// dir, tarball).
 fn owned_tarball(extra: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+    owned_tarball_with(extra, &[])
+}
+
+/// [`owned_tarball`] with more GNU tar options (`tar_options`, such as `--xattrs`).
+fn owned_tarball_with(
+    extra: impl FnOnce(&Path),
+    tar_options: &[&str],
+) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("husk-rl-src-")
         .tempdir()
@@ -87,6 +95,7 @@ fn owned_tarball(extra: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
     let ball = dir.path().join("rootfs.tar");
     let mut tar = Command::new("tar");
     tar.arg("--numeric-owner")
+        .args(tar_options)
         .arg("-C")
         .arg(&root)
         .arg("-cf")
@@ -207,6 +216,54 @@ fn a_tarball_is_unpacked_with_its_owners_in_the_users_mapped_range() {
         .filter(|n| !n.ends_with(".lock"))
         .collect();
     assert_eq!(entries, [key], "one cache entry");
+}
+
+#[test]
+fn xattrs_a_user_namespace_may_not_set_are_skipped_with_a_warning() {
+    if skip_under_runc() || lacks_helpers() {
+        return;
+    }
+    let h = Husk::rootless();
+    // As root on the host: a user.* and a trusted.* attribute on one file, the trusted one on a
+    // second file too (warned about once), a user.* one on a directory.
+    let (_src, ball) = owned_tarball_with(
+        |root| {
+            for (file, name, value) in [
+                ("etc/passwd", "user.husk", "kept"),
+                ("etc/passwd", "trusted.husk", "dropped"),
+                ("etc/group", "trusted.husk", "dropped"),
+                ("etc", "user.husk-dir", "kept too"),
+            ] {
+                xattr::set(root.join(file), name, value.as_bytes()).unwrap();
+            }
+        },
+        &["--xattrs", "--xattrs-include=*"],
+    );
+    let name = Husk::name();
+    let o = h.run(&name, &[], ball.to_str().unwrap(), &["echo", "ran"]);
+    h.assert_clean(&name);
+    assert_eq!((o.code(), o.stdout.as_str()), (Some(0), "ran\n"), "{o:#?}");
+    let warnings: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.contains("trusted.husk"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning for trusted.husk: {o:#?}");
+    assert!(
+        warnings[0].contains("not set") && warnings[0].contains("user namespace"),
+        "{o:#?}"
+    );
+    let cache = h.data_root().join("rootfs");
+    let tree = cache.join(format!("{}-{}", sha256(&ball), mapping_key(user())));
+    let get = |file: &str, name: &str| {
+        xattr::get(tree.join(file), name)
+            .unwrap()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    };
+    assert_eq!(get("etc/passwd", "user.husk").as_deref(), Some("kept"));
+    assert_eq!(get("etc", "user.husk-dir").as_deref(), Some("kept too"));
+    assert_eq!(get("etc/passwd", "trusted.husk"), None);
+    assert_eq!(get("etc/group", "trusted.husk"), None);
 }
 
 /// Sorted names in `dir`.

@@ -23,12 +23,17 @@
 //! first subordinate uid, and so on. An entry owned by an id outside the mapping refuses the
 //! tarball, naming the entry (as Podman does; a wider /etc/subuid range fixes it). Device nodes
 //! cannot be made there and are skipped (a container's /dev is made by the runtime anyway);
-//! fifos are kept. The cache key is then `<sha256>-<mapping>`, so trees unpacked for different
-//! mappings (and root's, keyed by the digest alone) never mix.
+//! fifos are kept. Extended attributes a user namespace may not set (`trusted.*`, most of
+//! `security.*`: EPERM) or the filesystem does not hold (EOPNOTSUPP) are skipped with a warning
+//! naming them, as containers/storage does; `user.*` and file capabilities are kept. The cache
+//! key is then `<sha256>-<mapping>`, so trees unpacked for different mappings (and root's, keyed
+//! by the digest alone) never mix.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufReader, IsTerminal, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -517,8 +522,11 @@ fn unpack_archive(
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(opts.preserve_ownerships);
     archive.set_preserve_mtime(true);
-    archive.set_unpack_xattrs(true);
+    // Rootless, xattrs are set by `set_xattrs`, which skips the ones a user namespace may not
+    // set; the tar crate would fail the whole tarball on the first.
+    archive.set_unpack_xattrs(opts.id_mapping.is_none());
     archive.set_overwrite(true);
+    let mut xattrs = XattrSkips::default();
 
     let mut directories = Vec::new();
     // Rootless: the device nodes skipped, so that hard links to them are skipped too (link(2)
@@ -566,12 +574,79 @@ fn unpack_archive(
             _ => {}
         }
         unpack_in(&mut entry, &name, &dst)?;
+        if opts.id_mapping.is_some() {
+            set_xattrs(&mut entry, &name, &dst.join(&rel), &mut xattrs)?;
+        }
     }
     // Deepest first, as the tar crate does, so parents' modes are applied after children exist.
     directories.sort_by(|a, b| b.0.path_bytes().cmp(&a.0.path_bytes()));
     for (mut dir, name, rel) in directories {
         parent_inside(&dst, &rel, &name)?;
         unpack_in(&mut dir, &name, &dst)?;
+        if opts.id_mapping.is_some() {
+            set_xattrs(&mut dir, &name, &dst.join(&rel), &mut xattrs)?;
+        }
+    }
+    Ok(())
+}
+
+/// The pax record prefix of an extended attribute (GNU tar `--xattrs`, star, the tar crate).
+const PAX_XATTR: &[u8] = b"SCHILY.xattr.";
+
+/// The xattr names rootless unpacking skipped so far: each is warned about once.
+#[derive(Debug, Default)]
+struct XattrSkips(HashSet<String>);
+
+/// Rootless: sets `entry`'s extended attributes (its pax `SCHILY.xattr.NAME` records) on the
+/// unpacked `path`, not following a symlink. One the kernel refuses in a user namespace
+/// (EPERM: `trusted.*` needs CAP_SYS_ADMIN in the initial user namespace, `security.*` is the
+/// LSM's) or the filesystem does not support (EOPNOTSUPP) is skipped, with a warning the first
+/// time its name is seen.
+///
+/// Errors: [`UnpackError::Entry`] for unreadable pax records or any other setxattr failure.
+fn set_xattrs<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+    path: &Path,
+    skips: &mut XattrSkips,
+) -> Result<(), UnpackError> {
+    let entry_err = |source: io::Error| UnpackError::Entry {
+        entry: name.to_owned(),
+        dst: path.to_owned(),
+        source,
+    };
+    let mut records = Vec::new();
+    if let Some(exts) = entry.pax_extensions().map_err(entry_err)? {
+        for ext in exts {
+            let ext = ext.map_err(entry_err)?;
+            if let Some(key) = ext.key_bytes().strip_prefix(PAX_XATTR) {
+                records.push((key.to_vec(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    for (key, value) in records {
+        let xattr = String::from_utf8_lossy(&key).into_owned();
+        match xattr::set(path, OsStr::from_bytes(&key), &value) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EOPNOTSUPP)) => {
+                if skips.0.insert(xattr.clone()) {
+                    tracing::warn!(
+                        "tarball entry `{name}`: extended attribute `{xattr}` not set ({e}); \
+                         a user namespace may not set trusted.* or security.* attributes, so \
+                         rootless containers go without it (further entries with it are \
+                         skipped silently)"
+                    );
+                } else {
+                    tracing::debug!(entry = %name, %xattr, "rootless: skipping an xattr");
+                }
+            }
+            Err(e) => {
+                return Err(entry_err(io::Error::new(
+                    e.kind(),
+                    format!("setting extended attribute `{xattr}`: {e}"),
+                )))
+            }
+        }
     }
     Ok(())
 }
