@@ -179,6 +179,32 @@ fn start_of_a_container_that_is_not_created() {
 }
 
 #[test]
+fn start_after_the_waiting_init_was_killed_says_what_became_of_it() {
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&["true"]);
+    rt.create(&b);
+    let pid = rt.state(&b.id)["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    rt.wait_status(&b.id, "stopped");
+    let o = rt.start(&b.id).failed();
+    o.stderr_mentions(&["stopped"]);
+    // husk says why: the zombie's status (or, once the test process reaped it, that it is
+    // gone); runc 1.1.5 says only "cannot start a container that has stopped".
+    names(
+        &o,
+        &[&format!("init (pid {pid})"), "while it waited for start"],
+        "the fate of a killed init",
+    );
+    assert_eq!(rt.status(&b.id), "stopped");
+    rt.delete(&b.id).ok();
+    assert!(!rt.root().join(&b.id).exists());
+}
+
+#[test]
 fn delete_of_a_running_container() {
     let rt = Runtime::new();
     let b = Bundle::busybox(&["sleep", "30"]);

@@ -89,6 +89,18 @@ pub enum ContainerError {
         /// What to do instead.
         hint: &'static str,
     },
+    /// `start` of a created container whose init is gone: it died while waiting for `start`
+    /// (killed, or the OOM killer).
+    #[error(
+        "cannot start container \"{id}\": it is stopped: its init {fate} while it waited for \
+         start; delete it and create it again"
+    )]
+    InitGone {
+        /// The container.
+        id: String,
+        /// What became of the init ([`InitProcess::fate`]).
+        fate: String,
+    },
     /// A config the runtime refuses before it creates anything.
     #[error("{field}: {detail}")]
     Config {
@@ -818,6 +830,12 @@ fn start_locked(
     foreground: bool,
 ) -> Result<(), ContainerError> {
     let status = st.live_status();
+    if let (Status::Created, Status::Stopped, Some(init)) = (st.status, status, st.init) {
+        return Err(ContainerError::InitGone {
+            id: st.id.clone(),
+            fate: init.fate(),
+        });
+    }
     if !status.can_start() {
         return Err(ContainerError::WrongStatus {
             verb: "start",

@@ -376,6 +376,8 @@ pub struct ProcStat {
     pub state: char,
     /// Field 22: start time in clock ticks since boot.
     pub start_time: u64,
+    /// Field 52 (Linux 3.5): the exit status in waitpid(2)'s form; meaningful for a zombie.
+    pub exit_code: Option<i32>,
 }
 
 /// Read /proc/PID/stat. None when the process does not exist.
@@ -386,7 +388,12 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = fields.first()?.chars().next()?;
     let start_time = fields.get(19)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
+    let exit_code = fields.get(49).and_then(|f| f.parse().ok());
+    Some(ProcStat {
+        state,
+        start_time,
+        exit_code,
+    })
 }
 
 impl InitProcess {
@@ -396,6 +403,40 @@ impl InitProcess {
             pid,
             start_time: s.start_time,
         })
+    }
+
+    /// What became of this process, for an error message once [`InitProcess::is_alive`] says
+    /// it is gone: "exited with status N" or "was killed by signal SIG" while its zombie is
+    /// unreaped, else that it is gone (reaped) or that its pid is another process's now.
+    pub fn fate(&self) -> String {
+        match proc_stat(self.pid) {
+            None => format!("(pid {}) is gone", self.pid),
+            Some(s) if s.start_time != self.start_time => {
+                format!(
+                    "(pid {}) is gone; the pid is another process's now",
+                    self.pid
+                )
+            }
+            Some(ProcStat {
+                exit_code: Some(w),
+                state: 'Z' | 'X',
+                ..
+            }) if libc::WIFSIGNALED(w) => {
+                let sig = nix::sys::signal::Signal::try_from(libc::WTERMSIG(w))
+                    .map_or_else(|_| libc::WTERMSIG(w).to_string(), |s| s.to_string());
+                format!("(pid {}) was killed by {sig}", self.pid)
+            }
+            Some(ProcStat {
+                exit_code: Some(w),
+                state: 'Z' | 'X',
+                ..
+            }) => format!(
+                "(pid {}) exited with status {}",
+                self.pid,
+                libc::WEXITSTATUS(w)
+            ),
+            Some(s) => format!("(pid {}) is in state {}", self.pid, s.state),
+        }
     }
 
     /// Whether this very process (same pid, same start time) is alive and not a zombie. A zombie
@@ -525,6 +566,31 @@ mod tests {
             ..me
         };
         assert!(!other.is_alive());
+    }
+
+    #[test]
+    fn fate_says_how_an_init_ended() {
+        // A zombie (not yet waited for) tells its status; once reaped, only that it is gone.
+        let zombie = |cmd: &str| {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", cmd])
+                .spawn()
+                .unwrap();
+            let pid = child.id() as i32;
+            let init = InitProcess::of(pid).unwrap();
+            while proc_stat(pid).is_some_and(|s| s.state != 'Z') {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert!(!init.is_alive());
+            let fate = init.fate();
+            child.wait().unwrap();
+            (pid, fate, init.fate())
+        };
+        let (pid, fate, reaped) = zombie("exit 3");
+        assert_eq!(fate, format!("(pid {pid}) exited with status 3"));
+        assert_eq!(reaped, format!("(pid {pid}) is gone"));
+        let (pid, fate, _) = zombie("kill -KILL $$");
+        assert_eq!(fate, format!("(pid {pid}) was killed by SIGKILL"));
     }
 
     #[test]
