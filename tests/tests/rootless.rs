@@ -1061,6 +1061,54 @@ fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
 }
 
 #[test]
+fn pause_update_events_and_ps_work_in_a_delegated_cgroup() {
+    let u = user();
+    let deleg = rootless::Delegation::prepare(u, &["memory", "pids"]);
+    if host_lacks(
+        deleg.is_none(),
+        "a pure cgroup v2 host with memory and pids (tests/v2vm.sh runs this)",
+    ) {
+        return;
+    }
+    let deleg = deleg.unwrap();
+    let rt = Runtime::rootless_in_cgroup(&deleg.runtime_procs());
+    let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    b.set("/linux/cgroupsPath", json!(deleg.cgroups_path("verbs")));
+    b.set("/linux/resources", json!({"pids": {"limit": 32}}));
+    let pid = rt.running(&b);
+    let ctr = deleg.dir().join("verbs");
+    let read = |f: &str| {
+        fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
+    };
+    // pause/resume: the cgroup v2 freezer of the user's own cgroup.
+    rt.cmd(&["pause", &b.id]).ok();
+    assert_eq!(rt.status(&b.id), "paused");
+    assert!(
+        read("cgroup.events").contains("frozen 1"),
+        "{}",
+        read("cgroup.events")
+    );
+    rt.cmd(&["resume", &b.id]).ok();
+    assert_eq!(rt.status(&b.id), "running");
+    assert!(read("cgroup.events").contains("frozen 0"));
+    // update: a new limit in the delegated subtree.
+    rt.cmd(&["update", "--pids-limit", "40", &b.id]).ok();
+    assert_eq!(read("pids.max"), "40\n");
+    // events --stats: the cgroup's counters.
+    let o = rt.cmd(&["events", "--stats", &b.id]).ok();
+    let ev: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["data"]["pids"]["current"], 1, "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 40, "{ev}");
+    // ps: the processes of the cgroup.
+    let o = rt.cmd(&["ps", "--format", "json", &b.id]).ok();
+    assert_eq!(o.stdout.trim(), format!("[{pid}]"));
+    rt.cmd(&["delete", "--force", &b.id]).ok();
+    husk_tests::runtime::reap(pid);
+    assert!(!ctr.exists(), "the container's cgroup is left");
+}
+
+#[test]
 fn masked_and_read_only_paths_hold() {
     let rt = Runtime::rootless();
     // The default masked files this kernel has (/proc/kcore needs CONFIG_PROC_KCORE).
