@@ -274,6 +274,23 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A connection reset before it was accepted, or a moment without memory or fds:
+            // the container still waits for its `start` (accept(2) ERRORS).
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(
+                        libc::ECONNABORTED
+                            | libc::EPROTO
+                            | libc::ENOMEM
+                            | libc::ENOBUFS
+                            | libc::EMFILE
+                            | libc::ENFILE
+                    )
+                ) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             Err(_) => std::process::exit(1),
         }
     };
