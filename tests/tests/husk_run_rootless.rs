@@ -223,6 +223,15 @@ fn xattrs_a_user_namespace_may_not_set_are_skipped_with_a_warning() {
     if skip_under_runc() || lacks_helpers() {
         return;
     }
+    // The tarball's tree and the data root are temp dirs: user.* xattrs need a filesystem that
+    // holds them (tmpfs only since Linux 6.6).
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    if husk_tests::host_lacks(
+        xattr::set(probe.path(), "user.husk-probe", b"1").is_err(),
+        "user.* extended attributes on the temp dir's filesystem",
+    ) {
+        return;
+    }
     let h = Husk::rootless();
     // As root on the host: a user.* and a trusted.* attribute on one file, the trusted one on a
     // second file too (warned about once), a user.* one on a directory.

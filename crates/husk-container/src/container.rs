@@ -93,13 +93,15 @@ pub enum ContainerError {
     /// (killed, or the OOM killer).
     #[error(
         "cannot start container \"{id}\": it is stopped: its init {fate} while it waited for \
-         start; delete it and create it again"
+         start{hint}"
     )]
     InitGone {
         /// The container.
         id: String,
         /// What became of the init ([`InitProcess::fate`]).
         fate: String,
+        /// What to do (nothing for a foreground `run`, which deletes it).
+        hint: &'static str,
     },
     /// A config the runtime refuses before it creates anything.
     #[error("{field}: {detail}")]
@@ -834,6 +836,11 @@ fn start_locked(
         return Err(ContainerError::InitGone {
             id: st.id.clone(),
             fate: init.fate(),
+            hint: if foreground {
+                ""
+            } else {
+                "; delete it and create it again"
+            },
         });
     }
     if !status.can_start() {
@@ -893,7 +900,8 @@ fn start_locked(
 /// (and the poststart hooks ran).
 ///
 /// # Errors
-/// WrongStatus when not created; the init's error when exec failed.
+/// WrongStatus when not created; InitGone when its init died while waiting; the init's error
+/// when exec failed.
 pub fn start(root: &Path, id: &str) -> Result<(), ContainerError> {
     let (dir, mut st, config) = load(root, id)?;
     start_locked(&dir, &mut st, &config, false)

@@ -265,6 +265,9 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
     // Wait for `start`. Errors from here on go to the `start` caller over this connection.
     // Only a connection that says "s" (what `start` sends) starts the container: a stray
     // connect, or a `start` that died before writing, does not.
+    // Transient accept(2) failures (no memory or fds for a moment) are retried for a while;
+    // a connection reset before it was accepted, always.
+    let mut transient_retries = 500; // 10 ms each: 5 s
     let mut conn = loop {
         match ctx.start_listener.accept() {
             Ok((mut c, _)) => {
@@ -274,21 +277,15 @@ fn init(ctx: &ChildContext<'_>, ch: Channel) -> ! {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // A connection reset before it was accepted, or a moment without memory or fds:
-            // the container still waits for its `start` (accept(2) ERRORS).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
             Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(
-                        libc::ECONNABORTED
-                            | libc::EPROTO
-                            | libc::ENOMEM
-                            | libc::ENOBUFS
-                            | libc::EMFILE
-                            | libc::ENFILE
-                    )
-                ) =>
+                if transient_retries > 0
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOMEM | libc::ENOBUFS | libc::EMFILE | libc::ENFILE)
+                    ) =>
             {
+                transient_retries -= 1;
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             Err(_) => std::process::exit(1),

@@ -426,6 +426,15 @@ impl InitProcess {
                     .map_or_else(|_| libc::WTERMSIG(w).to_string(), |s| s.to_string());
                 format!("(pid {}) was killed by {sig}", self.pid)
             }
+            // The kernel shows 0 to a reader without ptrace access to the process.
+            Some(ProcStat {
+                exit_code: Some(0),
+                state: 'Z' | 'X',
+                ..
+            }) => format!(
+                "(pid {}) exited (with status 0, or its status is not readable here)",
+                self.pid
+            ),
             Some(ProcStat {
                 exit_code: Some(w),
                 state: 'Z' | 'X',

@@ -23,11 +23,14 @@
 //! first subordinate uid, and so on. An entry owned by an id outside the mapping refuses the
 //! tarball, naming the entry (as Podman does; a wider /etc/subuid range fixes it). Device nodes
 //! cannot be made there and are skipped (a container's /dev is made by the runtime anyway);
-//! fifos are kept. Extended attributes a user namespace may not set (`trusted.*`, most of
-//! `security.*`: EPERM) or the filesystem does not hold (EOPNOTSUPP) are skipped with a warning
-//! naming them, as containers/storage does; `user.*` and file capabilities are kept. The cache
-//! key is then `<sha256>-<mapping>`, so trees unpacked for different mappings (and root's, keyed
-//! by the digest alone) never mix.
+//! fifos are kept; extended attributes a user namespace may not set (`trusted.*`, most of
+//! `security.*`) are skipped (see below). The cache key is then `<sha256>-<mapping>`, so trees
+//! unpacked for different mappings (and root's, keyed by the digest alone) never mix.
+//!
+//! Extended attributes (pax `SCHILY.xattr.*` records) are set by husk on files and directories,
+//! not symlinks. One the kernel refuses (EPERM) or the data root's filesystem does not support
+//! (EOPNOTSUPP) is skipped with one warning per attribute name, as containers/storage does;
+//! `user.*` ones and file capabilities are kept.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -522,9 +525,10 @@ fn unpack_archive(
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(opts.preserve_ownerships);
     archive.set_preserve_mtime(true);
-    // Rootless, xattrs are set by `set_xattrs`, which skips the ones a user namespace may not
-    // set; the tar crate would fail the whole tarball on the first.
-    archive.set_unpack_xattrs(opts.id_mapping.is_none());
+    // xattrs are set by `set_xattrs`, which skips the ones the kernel refuses (the tar crate
+    // would fail the whole tarball on the first) and sets directories' too (the crate does not).
+    archive.set_unpack_xattrs(false);
+    let rootless = opts.id_mapping.is_some();
     archive.set_overwrite(true);
     let mut xattrs = XattrSkips::default();
 
@@ -574,8 +578,8 @@ fn unpack_archive(
             _ => {}
         }
         unpack_in(&mut entry, &name, &dst)?;
-        if opts.id_mapping.is_some() {
-            set_xattrs(&mut entry, &name, &dst.join(&rel), &mut xattrs)?;
+        if kind != EntryType::Symlink {
+            set_xattrs(&mut entry, &name, &dst.join(&rel), rootless, &mut xattrs)?;
         }
     }
     // Deepest first, as the tar crate does, so parents' modes are applied after children exist.
@@ -583,9 +587,7 @@ fn unpack_archive(
     for (mut dir, name, rel) in directories {
         parent_inside(&dst, &rel, &name)?;
         unpack_in(&mut dir, &name, &dst)?;
-        if opts.id_mapping.is_some() {
-            set_xattrs(&mut dir, &name, &dst.join(&rel), &mut xattrs)?;
-        }
+        set_xattrs(&mut dir, &name, &dst.join(&rel), rootless, &mut xattrs)?;
     }
     Ok(())
 }
@@ -593,21 +595,24 @@ fn unpack_archive(
 /// The pax record prefix of an extended attribute (GNU tar `--xattrs`, star, the tar crate).
 const PAX_XATTR: &[u8] = b"SCHILY.xattr.";
 
-/// The xattr names rootless unpacking skipped so far: each is warned about once.
+/// The xattr names unpacking skipped so far: each is warned about once.
 #[derive(Debug, Default)]
 struct XattrSkips(HashSet<String>);
 
-/// Rootless: sets `entry`'s extended attributes (its pax `SCHILY.xattr.NAME` records) on the
-/// unpacked `path`, not following a symlink. One the kernel refuses in a user namespace
-/// (EPERM: `trusted.*` needs CAP_SYS_ADMIN in the initial user namespace, `security.*` is the
-/// LSM's) or the filesystem does not support (EOPNOTSUPP) is skipped, with a warning the first
-/// time its name is seen.
+/// Sets `entry`'s extended attributes (its pax `SCHILY.xattr.NAME` records) on the unpacked
+/// `path` (a regular file or directory), not following a symlink. One the kernel refuses (EPERM:
+/// in a user namespace, `rootless`, `trusted.*` needs CAP_SYS_ADMIN in the initial user
+/// namespace and most `security.*` ones are the LSM's) or the filesystem does not support
+/// (EOPNOTSUPP) is skipped, with a warning the first time its name is seen, as
+/// containers/storage does.
 ///
-/// Errors: [`UnpackError::Entry`] for unreadable pax records or any other setxattr failure.
+/// Errors: [`UnpackError::Entry`] for unreadable pax records or any other setxattr failure,
+/// naming the entry and the attribute.
 fn set_xattrs<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     name: &str,
     path: &Path,
+    rootless: bool,
     skips: &mut XattrSkips,
 ) -> Result<(), UnpackError> {
     let entry_err = |source: io::Error| UnpackError::Entry {
@@ -626,26 +631,29 @@ fn set_xattrs<R: Read>(
     }
     for (key, value) in records {
         let xattr = String::from_utf8_lossy(&key).into_owned();
-        match xattr::set(path, OsStr::from_bytes(&key), &value) {
-            Ok(()) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EOPNOTSUPP)) => {
-                if skips.0.insert(xattr.clone()) {
-                    tracing::warn!(
-                        "tarball entry `{name}`: extended attribute `{xattr}` not set ({e}); \
-                         a user namespace may not set trusted.* or security.* attributes, so \
-                         rootless containers go without it (further entries with it are \
-                         skipped silently)"
-                    );
-                } else {
-                    tracing::debug!(entry = %name, %xattr, "rootless: skipping an xattr");
-                }
+        let Err(e) = xattr::set(path, OsStr::from_bytes(&key), &value) else {
+            continue;
+        };
+        let why = match e.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => "the filesystem of the data root does not support it",
+            Some(libc::EPERM) if rootless => {
+                "a user namespace may not set trusted.* or most security.* attributes"
             }
-            Err(e) => {
+            Some(libc::EPERM) => "the kernel refused it (a security module's attribute?)",
+            _ => {
                 return Err(entry_err(io::Error::new(
                     e.kind(),
                     format!("setting extended attribute `{xattr}`: {e}"),
                 )))
             }
+        };
+        if skips.0.insert(xattr.clone()) {
+            tracing::warn!(
+                "tarball entry `{name}`: extended attribute `{xattr}` not set ({e}): {why}; \
+                 the container goes without it (further entries with it are skipped silently)"
+            );
+        } else {
+            tracing::debug!(entry = %name, %xattr, "skipping an xattr");
         }
     }
     Ok(())
@@ -1232,17 +1240,7 @@ mod tests {
         std::fs::write(&suid, "#!/bin/sh\n").unwrap();
         std::os::unix::fs::chown(&suid, Some(1234), Some(5678)).unwrap();
         std::fs::set_permissions(&suid, fs::Permissions::from_mode(0o4755)).unwrap();
-        let xattr = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import os,sys; os.setxattr(sys.argv[1], 'user.husk', b'yes')",
-            ])
-            .arg(&suid)
-            .status();
-        assert!(
-            xattr.map(|s| s.success()).unwrap_or(false),
-            "python3 setxattr"
-        );
+        xattr::set(&suid, "user.husk", b"yes").unwrap();
         mknod(
             &root.join("dev/null"),
             SFlag::S_IFCHR,
@@ -1260,6 +1258,8 @@ mod tests {
         .unwrap();
         fs::create_dir(root.join("ro")).unwrap();
         fs::write(root.join("ro/inside"), "x").unwrap();
+        // A directory's xattr (the tar crate would skip it), set on a read-only directory.
+        xattr::set(root.join("ro"), "user.husk-dir", b"dir").unwrap();
         fs::set_permissions(root.join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
         let tarball = tmp.join("busybox.tar");
         tar_dir(&root, &tarball);
@@ -1285,15 +1285,9 @@ mod tests {
         let suid = dst.join("bin/suid").metadata().unwrap();
         assert_eq!(suid.mode() & 0o7777, 0o4755);
         assert_eq!((suid.uid(), suid.gid()), (1234, 5678));
-        let xattr = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import os,sys; print(os.getxattr(sys.argv[1], 'user.husk').decode())",
-            ])
-            .arg(dst.join("bin/suid"))
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&xattr.stdout).trim(), "yes");
+        let get = |p: &str, name: &str| xattr::get(dst.join(p), name).unwrap();
+        assert_eq!(get("bin/suid", "user.husk").as_deref(), Some(&b"yes"[..]));
+        assert_eq!(get("ro", "user.husk-dir").as_deref(), Some(&b"dir"[..]));
         let null = dst.join("dev/null").symlink_metadata().unwrap();
         assert!(null.file_type().is_char_device());
         assert_eq!(null.rdev(), makedev(1, 3));
