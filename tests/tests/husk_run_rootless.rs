@@ -245,6 +245,14 @@ fn xattrs_a_user_namespace_may_not_set_are_skipped_with_a_warning() {
             ] {
                 xattr::set(root.join(file), name, value.as_bytes()).unwrap();
             }
+            // A file capability (CAP_NET_RAW permitted and effective, VFS_CAP_REVISION_2).
+            fs::write(root.join("bin/husk-fcap"), "#!/bin/sh\n").unwrap();
+            xattr::set(
+                root.join("bin/husk-fcap"),
+                "security.capability",
+                &FCAP_NET_RAW,
+            )
+            .unwrap();
         },
         &["--xattrs", "--xattrs-include=*"],
     );
@@ -273,7 +281,26 @@ fn xattrs_a_user_namespace_may_not_set_are_skipped_with_a_warning() {
     assert_eq!(get("etc", "user.husk-dir").as_deref(), Some("kept too"));
     assert_eq!(get("etc/passwd", "trusted.husk"), None);
     assert_eq!(get("etc/group", "trusted.husk"), None);
+    // Root of the user namespace may set a file capability: the kernel stores it as a
+    // namespaced (revision 3) one whose root is the user (linux/capability.h).
+    let fcap = xattr::get(tree.join("bin/husk-fcap"), "security.capability")
+        .unwrap()
+        .expect("the file capability is kept");
+    assert_eq!(fcap.len(), 24, "VFS_CAP_REVISION_3: {fcap:?}");
+    assert_eq!(fcap[..4], [1, 0, 0, 3], "revision 3, effective: {fcap:?}");
+    assert_eq!(fcap[4..8], FCAP_NET_RAW[4..8], "permitted: {fcap:?}");
+    assert_eq!(fcap[20..24], user().uid.to_le_bytes(), "rootid: {fcap:?}");
 }
+
+/// A `security.capability` value: VFS_CAP_REVISION_2 with VFS_CAP_FLAGS_EFFECTIVE, CAP_NET_RAW
+/// (bit 13) permitted, nothing inheritable (linux/capability.h, little-endian).
+const FCAP_NET_RAW: [u8; 20] = [
+    1, 0, 0, 2, // magic_etc
+    0, 0x20, 0, 0, // permitted, low word
+    0, 0, 0, 0, // inheritable, low word
+    0, 0, 0, 0, // permitted, high word
+    0, 0, 0, 0, // inheritable, high word
+];
 
 /// Sorted names in `dir`.
 fn names(dir: &Path) -> Vec<String> {
