@@ -1022,30 +1022,42 @@ fn exec_t_sends_a_pty_of_the_container_to_the_console_socket() {
     assert_eq!(lines, ["/dev/pts/0", "0 620", "0"], "{out:?}");
 }
 
-#[test]
-fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
-    let u = user();
-    let deleg = rootless::Delegation::prepare(u, &["memory", "pids"]);
+/// A rootless runtime in a prepared delegation of memory and pids, and a `sleep 1000` bundle
+/// whose cgroupsPath is `name` below it; None (after saying why) off a pure cgroup v2 host.
+fn delegated(name: &str) -> Option<(rootless::Delegation, Runtime, Bundle)> {
+    let deleg = rootless::Delegation::prepare(user(), &["memory", "pids"]);
     if host_lacks(
         deleg.is_none(),
         "a pure cgroup v2 host with memory and pids (tests/v2vm.sh runs this)",
     ) {
-        return;
+        return None;
     }
     let deleg = deleg.unwrap();
     let rt = Runtime::rootless_in_cgroup(&deleg.runtime_procs());
     let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
+    b.set("/linux/cgroupsPath", json!(deleg.cgroups_path(name)));
+    Some((deleg, rt, b))
+}
+
+/// File `f` of the cgroup directory `dir`.
+fn cgroup_file(dir: &Path, f: &str) -> String {
+    fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+}
+
+#[test]
+fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
+    let u = user();
+    let Some((deleg, rt, mut b)) = delegated("ctr") else {
+        return;
+    };
     let path = deleg.cgroups_path("ctr");
-    b.set("/linux/cgroupsPath", json!(path));
     b.set(
         "/linux/resources",
         json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}}),
     );
     let pid = rt.running(&b);
     let ctr = deleg.dir().join("ctr");
-    let read = |f: &str| {
-        fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
-    };
+    let read = |f: &str| cgroup_file(&ctr, f);
     assert_eq!(read("memory.max"), "67108864\n");
     assert_eq!(read("pids.max"), "32\n");
     assert_eq!(read("cgroup.procs"), format!("{pid}\n"));
@@ -1062,24 +1074,13 @@ fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
 
 #[test]
 fn pause_update_events_and_ps_work_in_a_delegated_cgroup() {
-    let u = user();
-    let deleg = rootless::Delegation::prepare(u, &["memory", "pids"]);
-    if host_lacks(
-        deleg.is_none(),
-        "a pure cgroup v2 host with memory and pids (tests/v2vm.sh runs this)",
-    ) {
+    let Some((deleg, rt, mut b)) = delegated("verbs") else {
         return;
-    }
-    let deleg = deleg.unwrap();
-    let rt = Runtime::rootless_in_cgroup(&deleg.runtime_procs());
-    let mut b = Bundle::rootless_busybox(&["sleep", "1000"]);
-    b.set("/linux/cgroupsPath", json!(deleg.cgroups_path("verbs")));
+    };
     b.set("/linux/resources", json!({"pids": {"limit": 32}}));
     let pid = rt.running(&b);
     let ctr = deleg.dir().join("verbs");
-    let read = |f: &str| {
-        fs::read_to_string(ctr.join(f)).unwrap_or_else(|e| panic!("{}: {e}", ctr.join(f).display()))
-    };
+    let read = |f: &str| cgroup_file(&ctr, f);
     // pause/resume: the cgroup v2 freezer of the user's own cgroup.
     rt.cmd(&["pause", &b.id]).ok();
     assert_eq!(rt.status(&b.id), "paused");
